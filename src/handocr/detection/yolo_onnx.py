@@ -1,0 +1,46 @@
+"""The YOLOv8 line detector run with ONNX Runtime (no torch at run time)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from handocr.detection.base import Detection
+from handocr.detection.boxes import decode_yolo, letterbox
+from handocr.runtime import make_session
+from handocr.schema import ModelInfo
+
+
+class YoloOnnxDetector:
+    """Detects text lines with a YOLOv8 ONNX export (square input, one or more classes)."""
+
+    def __init__(
+        self,
+        path: Path,
+        info: ModelInfo,
+        conf_threshold: float = 0.25,
+        iou_threshold: float = 0.5,
+        threads: int | None = None,
+    ) -> None:
+        self.session = make_session(path, threads)
+        self.info = info
+        self.conf_threshold = conf_threshold
+        self.iou_threshold = iou_threshold
+        shape = self.session.get_inputs()[0].shape
+        self.input_name = self.session.get_inputs()[0].name
+        self.size = int(shape[2]) if isinstance(shape[2], int) else 640
+
+    def detect(self, image: np.ndarray) -> list[Detection]:
+        """Detect lines in an RGB uint8 image ``(h, w, 3)``; boxes in the image's pixels."""
+        height, width = image.shape[:2]
+        canvas, fit = letterbox(image, self.size)
+        tensor = (canvas.transpose(2, 0, 1)[None].astype(np.float32)) / 255.0
+        output = self.session.run(None, {self.input_name: tensor})[0]
+        boxes, scores = decode_yolo(output, self.conf_threshold, self.iou_threshold)
+        boxes = fit.to_image(boxes, width, height)
+        return [
+            Detection(box=tuple(float(v) for v in box), score=float(score))
+            for box, score in zip(boxes, scores, strict=True)
+            if box[2] - box[0] >= 2 and box[3] - box[1] >= 2
+        ]

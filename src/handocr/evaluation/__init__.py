@@ -1,0 +1,1 @@
+"""Metrics (CER, WER, detection AP) and the evaluation runner."""

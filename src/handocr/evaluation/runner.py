@@ -1,0 +1,103 @@
+"""The evaluation runner behind ``handocr eval``: detection, line recognition, end-to-end page text.
+
+Conventions (see :mod:`handocr.datasets.collection`): line CER/WER use ground-truth boxes and the
+recognition targets (page-id labels, crossed-out and unreadable lines skipped, editorial marks
+removed). Page CER/WER compare the text of the detected lines in reading order (joined by newlines)
+with the targets in ground-truth order; detections matching a skipped line (IoU >= 0.3) or lying in
+an ignore region are left out of the hypothesis. Reading order compares the order of the detected
+lines that match a ground-truth line (IoU >= 0.5) with the ground-truth order (Kendall's tau).
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from handocr.datasets.collection import DatasetFolder, recognition_target
+from handocr.datasets.records import PageRecord
+from handocr.detection.boxes import iou_matrix
+from handocr.evaluation.detection_metrics import DetectionScorer, inside_fraction
+from handocr.evaluation.order_metrics import OrderScorer
+from handocr.evaluation.text_metrics import ErrorRate
+from handocr.layout import reading_order
+from handocr.pipeline import Reader
+
+
+class _TextScores:
+    def __init__(self) -> None:
+        self.cer, self.cer_nocase, self.wer = ErrorRate(), ErrorRate(), ErrorRate()
+
+    def add(self, reference: str, hypothesis: str) -> None:
+        self.cer.add(reference, hypothesis)
+        self.cer_nocase.add(reference.lower(), hypothesis.lower())
+        self.wer.add(reference.split(), hypothesis.split())
+
+    def summary(self) -> dict[str, float]:
+        return {"cer": self.cer.value, "cer_case_insensitive": self.cer_nocase.value, "wer": self.wer.value}
+
+
+def _page_hypothesis(page: PageRecord, boxes: np.ndarray, texts: list[str]) -> str:
+    gt = np.array([ln.box for ln in page.lines], dtype=np.float64).reshape(-1, 4)
+    skipped = np.array([recognition_target(ln.text) is None for ln in page.lines], dtype=bool)
+    keep = np.ones(len(boxes), dtype=bool)
+    if len(boxes) and len(gt):
+        ious = iou_matrix(boxes, gt)
+        best = ious.argmax(axis=1)
+        keep &= ~((ious.max(axis=1) >= 0.3) & skipped[best])
+    for region in page.ignore_regions:
+        if len(boxes):
+            keep &= inside_fraction(boxes, region) <= 0.5
+    kept = [i for i in range(len(boxes)) if keep[i]]
+    order = reading_order([boxes[i] for i in kept])
+    return "\n".join(texts[kept[i]] for i in order)
+
+
+def evaluate_folder(reader: Reader, folder: Path, split: str | None, limit: int | None = None) -> dict:
+    """Evaluate ``reader`` on one dataset folder's ``split``; returns a JSON-ready dict."""
+    detection = DetectionScorer(operating_threshold=getattr(reader.detector, "conf_threshold", 0.25))
+    lines_scores, page_scores, order = _TextScores(), _TextScores(), OrderScorer()
+    latencies, line_times, n_pages, n_lines = [], [], 0, 0
+    for page in DatasetFolder(Path(folder)).pages(split):
+        if limit is not None and n_pages >= limit:
+            break
+        n_pages += 1
+        image = Image.open(page.image_path).convert("RGB")
+        rgb, gray = np.asarray(image), np.asarray(image.convert("L"))
+        start = time.perf_counter()
+        detections = reader.detector.detect(rgb)
+        boxes = np.array([d.box for d in detections], dtype=np.float64).reshape(-1, 4)
+        recognized = reader.recognize_boxes(gray, boxes)
+        latencies.append((time.perf_counter() - start) * 1000)
+        gt_boxes = np.array([ln.box for ln in page.lines], dtype=np.float64).reshape(-1, 4)
+        detection.add(boxes, np.array([d.score for d in detections]), gt_boxes, page.ignore_regions)
+        order.add(boxes[reading_order(boxes)] if len(boxes) else boxes, gt_boxes)
+        scored = [(ln, t) for ln in page.lines if (t := recognition_target(ln.text)) is not None]
+        t0 = time.perf_counter()
+        gt_recognized = reader.recognize_boxes(gray, [ln.box for ln, _ in scored])
+        if scored:
+            line_times.append((time.perf_counter() - t0) * 1000 / len(scored))
+        n_lines += len(scored)
+        for (_, target), rec in zip(scored, gt_recognized, strict=True):
+            lines_scores.add(target, rec.text)
+        reference = "\n".join(t for _, t in scored)
+        page_scores.add(reference, _page_hypothesis(page, boxes, [r.text for r in recognized]))
+    return {
+        "dataset": str(folder),
+        "split": split,
+        "pages": n_pages,
+        "detection": detection.summary(),
+        "lines_on_gt_boxes": {
+            **lines_scores.summary(),
+            "lines": n_lines,
+            "ms_per_line_median": float(np.median(line_times)) if line_times else None,
+        },
+        "page_end_to_end": page_scores.summary(),
+        "reading_order": order.summary(),
+        "latency_ms": {
+            "median": float(np.median(latencies)) if latencies else None,
+            "p95": float(np.percentile(latencies, 95)) if latencies else None,
+        },
+    }

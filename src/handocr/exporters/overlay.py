@@ -1,0 +1,52 @@
+"""The annotated image: the page with line boxes and the recognised text drawn on it."""
+
+from __future__ import annotations
+
+import io
+
+from PIL import Image, ImageDraw, ImageFont
+
+from handocr.exporters import register
+from handocr.schema import Document, Page
+
+
+def _colour(confidence: float) -> tuple[int, int, int]:
+    """Green for confident lines through orange to red for doubtful ones."""
+    c = max(0.0, min(1.0, confidence))
+    return (int(230 * (1 - c) + 20 * c), int(60 * (1 - c) + 160 * c), 40)
+
+
+def draw_page(page: Page, image: Image.Image) -> Image.Image:
+    """A copy of ``image`` with each line's box, reading-order number and text drawn on it."""
+    canvas = image.convert("RGB").copy()
+    draw = ImageDraw.Draw(canvas, "RGBA")
+    size = max(12, int(min(canvas.size) / 70))
+    font = ImageFont.load_default(size=size)
+    for number, line in enumerate(page.lines, 1):
+        x0, y0, x1, y1 = line.box
+        colour = _colour(line.confidence)
+        draw.rectangle((x0, y0, x1, y1), outline=(*colour, 255), width=max(2, size // 6))
+        label = f"{number}. {line.text}  ({line.confidence:.2f})"
+        tx, ty = x0, max(0, y0 - size - 4)
+        bbox = draw.textbbox((tx, ty), label, font=font)
+        draw.rectangle(bbox, fill=(255, 255, 255, 200))
+        draw.text((tx, ty), label, fill=(*colour, 255), font=font)
+    return canvas
+
+
+@register("overlay", ".png", "image/png")
+def to_overlay(document: Document, images: list[Image.Image]) -> bytes:
+    """A PNG of the first page with its lines drawn (pages after the first are stacked below)."""
+    pages = [draw_page(page, image) for page, image in zip(document.pages, images, strict=True)]
+    if not pages:
+        raise ValueError("document has no pages to draw")
+    width = max(p.width for p in pages)
+    height = sum(p.height for p in pages)
+    sheet = Image.new("RGB", (width, height), "white")
+    y = 0
+    for p in pages:
+        sheet.paste(p, (0, y))
+        y += p.height
+    buffer = io.BytesIO()
+    sheet.save(buffer, format="PNG", optimize=False)
+    return buffer.getvalue()

@@ -1,0 +1,94 @@
+"""Find and load the shipped (or user-installed) models by name.
+
+A model is a folder holding ``model.onnx``, ``model.json`` (name, version, kind, run-time
+settings) and a ``README.md`` model card. Folders are looked up in ``HANDOCR_MODELS`` (if set), in
+the package's bundled ``_models`` (wheels), then in the repository's ``models/``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from handocr.errors import ModelNotFound
+from handocr.schema import ModelInfo
+
+DEFAULT_DETECTOR = "line-detector"
+DEFAULT_RECOGNIZER = "line-recognizer"
+
+
+def model_roots() -> list[Path]:
+    """Folders searched for models, in order."""
+    roots = []
+    if os.environ.get("HANDOCR_MODELS"):
+        roots.extend(Path(p) for p in os.environ["HANDOCR_MODELS"].split(os.pathsep) if p)
+    package = Path(__file__).resolve().parent
+    roots.append(package / "_models")
+    roots.append(package.parent.parent / "models")
+    return roots
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """A model folder and its ``model.json`` settings."""
+
+    folder: Path
+    settings: dict[str, Any]
+
+    @property
+    def onnx_path(self) -> Path:
+        """The ONNX file."""
+        return self.folder / self.settings.get("file", "model.onnx")
+
+    @property
+    def info(self) -> ModelInfo:
+        """Name and version for results."""
+        return ModelInfo(name=self.settings["name"], version=str(self.settings["version"]))
+
+
+def find_model(name_or_path: str | Path) -> ModelSpec:
+    """Resolve a model by folder path or by name in :func:`model_roots`."""
+    candidates = [Path(name_or_path)] + [root / str(name_or_path) for root in model_roots()]
+    for folder in candidates:
+        settings_file = folder / "model.json"
+        if settings_file.is_file():
+            settings = json.loads(settings_file.read_text())
+            spec = ModelSpec(folder, settings)
+            if not spec.onnx_path.is_file():
+                raise ModelNotFound(f"{folder}: model.json found but {spec.onnx_path.name} is missing")
+            return spec
+    searched = ", ".join(str(r) for r in model_roots())
+    raise ModelNotFound(f"model {str(name_or_path)!r} not found (searched {searched})")
+
+
+def load_detector(name: str | Path = DEFAULT_DETECTOR, threads: int | None = None):
+    """Load a line detector by name or folder (backend from its ``model.json``)."""
+    spec = find_model(name)
+    backend = spec.settings.get("backend", "yolo-onnx")
+    if backend != "yolo-onnx":
+        raise ModelNotFound(f"{spec.folder}: unknown detector backend {backend!r}")
+    from handocr.detection.yolo_onnx import YoloOnnxDetector
+
+    return YoloOnnxDetector(
+        spec.onnx_path,
+        spec.info,
+        conf_threshold=float(spec.settings.get("conf_threshold", 0.25)),
+        iou_threshold=float(spec.settings.get("iou_threshold", 0.5)),
+        threads=threads,
+    )
+
+
+def load_recognizer(name: str | Path = DEFAULT_RECOGNIZER, threads: int | None = None):
+    """Load a line recognizer by name or folder (backend from its ``model.json``)."""
+    spec = find_model(name)
+    backend = spec.settings.get("backend", "ctc-onnx")
+    if backend == "ctc-onnx":
+        from handocr.recognition.ctc_onnx import CtcOnnxRecognizer
+
+        return CtcOnnxRecognizer(
+            spec.onnx_path, spec.info, threads=threads, temperature=float(spec.settings.get("temperature", 1.0))
+        )
+    raise ModelNotFound(f"{spec.folder}: unknown recognizer backend {backend!r}")

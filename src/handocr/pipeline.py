@@ -1,0 +1,137 @@
+"""The one composition: image -> detect -> crop -> recognize -> layout -> Page / Document."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from handocr.detection.base import Detection, LineDetector
+from handocr.imageio import Limits, decode_pages
+from handocr.layout import paragraphs, reading_order, words_from_chars
+from handocr.models import DEFAULT_DETECTOR, DEFAULT_RECOGNIZER, load_detector, load_recognizer
+from handocr.recognition.base import LineRecognizer, RecognizedLine
+from handocr.schema import Document, Line, Models, Page, Timings
+
+
+@dataclass(frozen=True)
+class ReadOptions:
+    """Pipeline settings.
+
+    Attributes:
+        crop_margin: pixels added around each detected box before recognition.
+        review_below: lines whose confidence is under this are flagged ``needs_review``.
+        drop_below: lines whose confidence is under this are dropped (0 keeps every line).
+    """
+
+    crop_margin: int = 4
+    review_below: float = 0.5
+    drop_below: float = 0.0
+
+
+def crop_box(box: Sequence[float], margin: int, width: int, height: int) -> tuple[int, int, int, int]:
+    """The integer crop rectangle for a line box with ``margin`` pixels around it, inside the page."""
+    x0, y0, x1, y1 = box
+    return (
+        max(0, int(x0) - margin),
+        max(0, int(y0) - margin),
+        min(width, int(np.ceil(x1)) + margin),
+        min(height, int(np.ceil(y1)) + margin),
+    )
+
+
+class Reader:
+    """Reads pages: holds a detector and a recognizer, loaded once, and composes them."""
+
+    def __init__(self, detector: LineDetector, recognizer: LineRecognizer, options: ReadOptions | None = None) -> None:
+        self.detector = detector
+        self.recognizer = recognizer
+        self.options = options or ReadOptions()
+
+    @classmethod
+    def load(
+        cls,
+        detector: str | Path = DEFAULT_DETECTOR,
+        recognizer: str | Path = DEFAULT_RECOGNIZER,
+        threads: int | None = None,
+        options: ReadOptions | None = None,
+    ) -> Reader:
+        """A reader with models loaded by name or folder (the shipped defaults if not given)."""
+        return cls(load_detector(detector, threads), load_recognizer(recognizer, threads), options)
+
+    @property
+    def models(self) -> Models:
+        """The names and versions of the models, for results."""
+        return Models(detector=self.detector.info, recognizer=self.recognizer.info)
+
+    def recognize_boxes(self, gray: np.ndarray, boxes: Sequence[Sequence[float]]) -> list[RecognizedLine]:
+        """Recognise the lines at ``boxes`` on a grayscale page ``(h, w)`` uint8."""
+        height, width = gray.shape
+        crops = []
+        for box in boxes:
+            x0, y0, x1, y1 = crop_box(box, self.options.crop_margin, width, height)
+            crops.append(gray[y0:y1, x0:x1] if x1 > x0 and y1 > y0 else np.full((8, 8), 255, np.uint8))
+        return self.recognizer.recognize(crops)
+
+    def read_page(self, image: Image.Image, decode_ms: float = 0.0) -> Page:
+        """Read one page image; boxes in the result are pixels of ``image``."""
+        start = time.perf_counter()
+        rgb = np.asarray(image.convert("RGB"))
+        detections: list[Detection] = self.detector.detect(rgb)
+        t_detect = time.perf_counter()
+        gray = np.asarray(image.convert("L"))
+        recognized = self.recognize_boxes(gray, [d.box for d in detections])
+        t_recognize = time.perf_counter()
+        lines = self._build_lines(detections, recognized, gray.shape)
+        order = reading_order([ln.box for ln in lines])
+        lines = [lines[i] for i in order]
+        page = Page(width=image.width, height=image.height, lines=lines, paragraphs=paragraphs(lines))
+        t_layout = time.perf_counter()
+        page.timings_ms = Timings(
+            decode=round(decode_ms, 2),
+            detect=round((t_detect - start) * 1000, 2),
+            recognize=round((t_recognize - t_detect) * 1000, 2),
+            layout=round((t_layout - t_recognize) * 1000, 2),
+            total=round((t_layout - start) * 1000 + decode_ms, 2),
+        )
+        return page
+
+    def _build_lines(
+        self, detections: list[Detection], recognized: list[RecognizedLine], shape: tuple[int, int]
+    ) -> list[Line]:
+        height, width = shape
+        lines = []
+        for det, rec in zip(detections, recognized, strict=True):
+            if rec.confidence < self.options.drop_below:
+                continue
+            box = [int(det.box[0]), int(det.box[1]), int(np.ceil(det.box[2])), int(np.ceil(det.box[3]))]
+            crop = crop_box(det.box, self.options.crop_margin, width, height)
+            words = words_from_chars(rec.text, rec.char_confidences, rec.char_spans, crop, box)
+            lines.append(
+                Line(
+                    box=box,
+                    text=rec.text,
+                    confidence=float(np.clip(rec.confidence, 0.0, 1.0)),
+                    det_score=float(np.clip(det.score, 0.0, 1.0)),
+                    words=words,
+                    needs_review=rec.confidence < self.options.review_below,
+                )
+            )
+        return lines
+
+    def read_images(self, images: Sequence[Image.Image], source: str | None = None, decode_ms: float = 0.0) -> Document:
+        """Read already-decoded page images into one Document."""
+        pages = [self.read_page(image, decode_ms if i == 0 else 0.0) for i, image in enumerate(images)]
+        return Document(model=self.models, source=source, pages=pages)
+
+    def read(self, source: str | Path | bytes, limits: Limits | None = None) -> Document:
+        """Decode a file path or bytes (every page) and read it."""
+        start = time.perf_counter()
+        images = decode_pages(source, limits or Limits())
+        decode_ms = (time.perf_counter() - start) * 1000
+        name = None if isinstance(source, bytes | bytearray) else Path(source).name
+        return self.read_images(images, source=name, decode_ms=decode_ms)

@@ -1,0 +1,1 @@
+"""Line recognizers: the CTC ONNX backend (default) and the TrOCR backend."""

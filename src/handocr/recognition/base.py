@@ -1,0 +1,34 @@
+"""The line recognizer interface."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Protocol
+
+import numpy as np
+
+from handocr.schema import ModelInfo
+
+
+@dataclass
+class RecognizedLine:
+    """A recognised line crop.
+
+    ``char_spans[i] = (x0, x1)`` is the horizontal extent of character ``i`` in the crop's pixels
+    (empty when the backend has no alignment, e.g. TrOCR).
+    """
+
+    text: str
+    confidence: float
+    char_confidences: list[float] = field(default_factory=list)
+    char_spans: list[tuple[float, float]] = field(default_factory=list)
+
+
+class LineRecognizer(Protocol):
+    """Reads the text of line crops."""
+
+    info: ModelInfo
+
+    def recognize(self, crops: list[np.ndarray]) -> list[RecognizedLine]:
+        """Recognise grayscale uint8 line crops ``(h, w)``; one result per crop, in order."""
+        ...

@@ -1,0 +1,52 @@
+"""Turn a line crop into the recognizer's input; shared by training and inference.
+
+The input is a float32 array ``(height, width)`` in [0, 1] with ink high and paper at 0, at a fixed
+height and the crop's aspect ratio.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from PIL import Image
+
+LINE_HEIGHT = 32
+MIN_WIDTH = 16
+MAX_WIDTH = 1600
+
+
+def to_gray(image: Image.Image) -> np.ndarray:
+    """Grayscale uint8 array ``(h, w)`` of a PIL image."""
+    return np.asarray(image.convert("L"))
+
+
+def normalise_line(gray: np.ndarray, height: int = LINE_HEIGHT) -> np.ndarray:
+    """Resize a grayscale crop ``(h, w)`` uint8 to ``height`` rows and normalise its contrast.
+
+    Returns float32 ``(height, w')`` with ``w'`` keeping the aspect ratio (clamped to
+    ``[MIN_WIDTH, MAX_WIDTH]``), paper mapped to 0 and the darkest ink to 1.
+    """
+    h, w = gray.shape
+    if h < 1 or w < 1:
+        raise ValueError("empty line crop")
+    new_w = round(w * height / h)
+    new_w = min(MAX_WIDTH, max(MIN_WIDTH, new_w))
+    resized = np.asarray(Image.fromarray(gray).resize((new_w, height), Image.BILINEAR), dtype=np.float32)
+    ink = 255.0 - resized
+    lo, hi = np.percentile(ink, (5, 99.5))
+    if hi - lo < 1e-3:
+        return np.zeros_like(ink)
+    return np.clip((ink - lo) / (hi - lo), 0.0, 1.0)
+
+
+def pad_batch(lines: list[np.ndarray], multiple: int = 4) -> tuple[np.ndarray, np.ndarray]:
+    """Stack normalised lines into ``(n, 1, height, W)`` (zero-padded right) and their widths ``(n,)``.
+
+    ``W`` is the widest line rounded up to ``multiple``.
+    """
+    widths = np.array([line.shape[1] for line in lines], dtype=np.int64)
+    height = lines[0].shape[0]
+    width = int(-(-widths.max() // multiple) * multiple)
+    batch = np.zeros((len(lines), 1, height, width), dtype=np.float32)
+    for i, line in enumerate(lines):
+        batch[i, 0, :, : line.shape[1]] = line
+    return batch, widths

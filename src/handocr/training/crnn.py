@@ -1,0 +1,46 @@
+"""The compact CTC line recognizer: a small CNN, a 2-layer BiLSTM and a linear classifier.
+
+Input ``(N, 1, 32, W)`` float in [0, 1] (ink high); output ``(N, W/4, C)`` logits, one frame per
+4 input columns.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+
+def _conv(cin: int, cout: int) -> nn.Sequential:
+    return nn.Sequential(nn.Conv2d(cin, cout, 3, padding=1, bias=False), nn.BatchNorm2d(cout), nn.ReLU(inplace=True))
+
+
+class CRNN(nn.Module):
+    """CNN + BiLSTM + CTC head. ``num_classes`` includes the blank (class 0)."""
+
+    def __init__(self, num_classes: int, height: int = 32, hidden: int = 128) -> None:
+        super().__init__()
+        self.features = nn.Sequential(
+            _conv(1, 16),
+            nn.MaxPool2d(2),  # 16 x W/2
+            _conv(16, 32),
+            nn.MaxPool2d(2),  # 8 x W/4
+            _conv(32, 64),
+            _conv(64, 64),
+            nn.MaxPool2d((2, 1)),  # 4 x W/4
+            _conv(64, 96),
+            nn.MaxPool2d((2, 1)),  # 2 x W/4
+        )
+        feat_height = height // 16
+        self.project = nn.Linear(96 * feat_height, 128)
+        self.dropout = nn.Dropout(0.2)
+        self.rnn = nn.LSTM(128, hidden, num_layers=2, bidirectional=True, batch_first=True, dropout=0.2)
+        self.classifier = nn.Linear(2 * hidden, num_classes)
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        """Logits ``(N, T, C)`` for images ``(N, 1, H, W)``; ``T = W // 4``."""
+        x = self.features(images)  # N, C, h, T
+        n, c, h, t = x.shape
+        x = x.permute(0, 3, 1, 2).reshape(n, t, c * h)
+        x = self.dropout(torch.relu(self.project(x)))
+        x, _ = self.rnn(x)
+        return self.classifier(self.dropout(x))

@@ -1,0 +1,92 @@
+"""Line crops for recognizer training: cut once from the pages, augmented on the fly."""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+
+import numpy as np
+from PIL import Image, ImageFilter
+
+from handocr.datasets.collection import recognition_lines
+from handocr.datasets.records import PageRecord
+from handocr.recognition.preprocess import LINE_HEIGHT, normalise_line
+
+STORE_HEIGHT = 64
+MARGIN = 8
+
+
+@dataclass
+class LineSample:
+    """A stored grayscale crop (``STORE_HEIGHT`` rows, ``MARGIN``-scaled context around the box)."""
+
+    gray: np.ndarray
+    text: str
+    margin_px: int
+
+
+def cut_lines(pages: list[PageRecord]) -> list[LineSample]:
+    """Cut every readable line of ``pages`` (box plus a margin), grayscale, scaled to ``STORE_HEIGHT``."""
+    samples: list[LineSample] = []
+    for page in pages:
+        image = Image.open(page.image_path).convert("L")
+        for line, text in recognition_lines(page):
+            x0, y0, x1, y1 = line.box
+            box = (
+                max(0, int(x0) - MARGIN),
+                max(0, int(y0) - MARGIN),
+                min(page.width, int(x1) + MARGIN),
+                min(page.height, int(y1) + MARGIN),
+            )
+            crop = image.crop(box)
+            scale = STORE_HEIGHT / crop.height
+            crop = crop.resize((max(8, int(crop.width * scale)), STORE_HEIGHT), Image.BILINEAR)
+            samples.append(LineSample(np.asarray(crop), text, max(1, int(MARGIN * scale))))
+    return samples
+
+
+def base_crop(sample: LineSample) -> np.ndarray:
+    """The crop as inference would see it (the detector box plus a small margin), unaugmented."""
+    m = sample.margin_px // 2
+    return sample.gray[m : STORE_HEIGHT - m, m : sample.gray.shape[1] - m]
+
+
+def augment(sample: LineSample, rng: random.Random) -> np.ndarray:
+    """A randomly perturbed crop: margins, slant, width scale, stroke width, blur, noise, contrast."""
+    g = sample.gray
+    m = sample.margin_px
+    top, bottom = rng.randint(0, m), rng.randint(0, m)
+    left, right = rng.randint(0, m), rng.randint(0, m)
+    g = g[top : g.shape[0] - bottom, left : g.shape[1] - right]
+    image = Image.fromarray(g)
+    h, w = g.shape
+    shear = rng.uniform(-0.35, 0.35)
+    if abs(shear) > 0.05:
+        extra = int(abs(shear) * h)
+        image = image.transform(
+            (w + extra, h),
+            Image.AFFINE,
+            (1, shear, -extra if shear > 0 else 0, 0, 1, 0),
+            Image.BILINEAR,
+            fillcolor=int(np.median(g)),
+        )
+    scale = rng.uniform(0.75, 1.25)
+    image = image.resize((max(8, int(image.width * scale)), h), Image.BILINEAR)
+    r = rng.random()
+    if r < 0.15:
+        image = image.filter(ImageFilter.MinFilter(3))  # thicker ink
+    elif r < 0.3:
+        image = image.filter(ImageFilter.MaxFilter(3))  # thinner ink
+    if rng.random() < 0.3:
+        image = image.filter(ImageFilter.GaussianBlur(rng.uniform(0.3, 1.2)))
+    arr = np.asarray(image, dtype=np.float32)
+    if rng.random() < 0.5:
+        arr = arr * rng.uniform(0.6, 1.0) + rng.uniform(0, 60)
+    if rng.random() < 0.4:
+        arr = arr + np.random.default_rng(rng.randint(0, 2**31)).normal(0, rng.uniform(2, 12), arr.shape)
+    return np.clip(arr, 0, 255).astype(np.uint8)
+
+
+def to_input(gray: np.ndarray) -> np.ndarray:
+    """The normalised model input for a grayscale crop (see :mod:`handocr.recognition.preprocess`)."""
+    return normalise_line(gray, LINE_HEIGHT)

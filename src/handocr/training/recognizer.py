@@ -1,0 +1,290 @@
+"""Train the CTC line recognizer (PyTorch), resumable and time-bounded, and export it to ONNX."""
+
+from __future__ import annotations
+
+import json
+import math
+import pickle
+import random
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from handocr.datasets.records import PageRecord
+from handocr.evaluation.text_metrics import cer
+from handocr.recognition.charset import Charset
+from handocr.recognition.ctc import greedy_decode
+from handocr.recognition.preprocess import LINE_HEIGHT, pad_batch
+from handocr.training.crnn import CRNN
+from handocr.training.line_data import LineSample, augment, base_crop, cut_lines, to_input
+from handocr.training.offline import set_torch_threads
+
+DOWNSAMPLE = 4
+
+
+@dataclass
+class RecognizerTrainConfig:
+    """Settings of one recognizer training run."""
+
+    out_dir: Path = Path("runs/recognizer")
+    hours: float | None = None
+    epochs: int = 30
+    batch: int = 24
+    lr: float = 1e-3
+    threads: int = 1
+    seed: int = 0
+    holdout_fraction: float = 0.05
+    checkpoint_minutes: float = 5.0
+    eval_minutes: float = 10.0
+    max_steps: int | None = None
+    device: str = "cpu"
+
+
+def split_holdout(pages: list[PageRecord], fraction: float, seed: int) -> tuple[list[PageRecord], list[PageRecord]]:
+    """Split pages (never lines) into training and held-out pages for checkpoint selection."""
+    order = list(range(len(pages)))
+    random.Random(seed).shuffle(order)
+    n = max(1, int(len(pages) * fraction)) if len(pages) > 1 else 0
+    held = set(order[:n])
+    return [p for i, p in enumerate(pages) if i not in held], [p for i, p in enumerate(pages) if i in held]
+
+
+def width_batches(samples: list[LineSample], batch: int, rng: random.Random) -> list[list[int]]:
+    """Batches of similar-width lines (less padding), in random order."""
+    order = sorted(range(len(samples)), key=lambda i: samples[i].gray.shape[1] * rng.uniform(0.9, 1.1))
+    batches = [order[i : i + batch] for i in range(0, len(order), batch)]
+    rng.shuffle(batches)
+    return batches
+
+
+def _tensors(arrays: list[np.ndarray], texts: list[str], charset: Charset):
+    images, widths = pad_batch(arrays, multiple=DOWNSAMPLE)
+    targets = [charset.encode(t) for t in texts]
+    return (
+        torch.from_numpy(images),
+        torch.from_numpy(widths // DOWNSAMPLE),
+        torch.tensor([c for t in targets for c in t], dtype=torch.long),
+        torch.tensor([len(t) for t in targets], dtype=torch.long),
+    )
+
+
+def predict_texts(model: nn.Module, arrays: list[np.ndarray], charset: Charset, batch: int = 32) -> list[str]:
+    """Greedy-decoded texts of normalised line arrays with a torch model."""
+    device = next(model.parameters()).device
+    model.eval()
+    order = sorted(range(len(arrays)), key=lambda i: arrays[i].shape[1])
+    out: dict[int, str] = {}
+    with torch.no_grad():
+        for start in range(0, len(order), batch):
+            idx = order[start : start + batch]
+            images, widths = pad_batch([arrays[i] for i in idx], multiple=DOWNSAMPLE)
+            log_probs = torch.log_softmax(model(torch.from_numpy(images).to(device)), dim=-1).cpu().numpy()
+            for k, i in enumerate(idx):
+                frames = max(1, int(widths[k]) // DOWNSAMPLE)
+                out[i] = greedy_decode(log_probs[k, :frames], charset.characters).text
+    model.train()
+    return [out[i] for i in range(len(arrays))]
+
+
+def _lr_factor(progress: float, step: int, warmup: int = 300) -> float:
+    if step < warmup:
+        return (step + 1) / warmup
+    return 0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * min(1.0, progress)))
+
+
+class RecognizerTrainer:
+    """Runs, checkpoints and resumes one recognizer training run (see :class:`RecognizerTrainConfig`)."""
+
+    def __init__(self, pages: list[PageRecord], config: RecognizerTrainConfig, charset: Charset | None = None) -> None:
+        self.config = config
+        self.charset = charset or Charset()
+        self.out = Path(config.out_dir)
+        self.out.mkdir(parents=True, exist_ok=True)
+        torch.manual_seed(config.seed)
+        set_torch_threads(config.threads)
+        self.rng = random.Random(config.seed)
+        self.train_samples, self.holdout_samples = self._load_samples(pages)
+        self.holdout_inputs = [to_input(base_crop(s)) for s in self.holdout_samples]
+        use_cuda = config.device != "cpu" and torch.cuda.is_available()
+        self.device = torch.device(
+            f"cuda:{config.device}" if use_cuda and config.device.isdigit() else ("cuda" if use_cuda else "cpu")
+        )
+        self.model = CRNN(self.charset.num_classes, height=LINE_HEIGHT).to(self.device)
+        self.optimizer = torch.optim.AdamW(self.model.parameters(), lr=config.lr, weight_decay=1e-4)
+        self.ctc = nn.CTCLoss(blank=0, zero_infinity=True)
+        self.step, self.epoch, self.elapsed, self.best_cer = 0, 0, 0.0, float("inf")
+        self.history: list[dict] = []
+
+    def _load_samples(self, pages: list[PageRecord]) -> tuple[list[LineSample], list[LineSample]]:
+        cache = self.out / "lines.pkl"
+        if cache.is_file():
+            return pickle.loads(cache.read_bytes())
+        train_pages, held_pages = split_holdout(pages, self.config.holdout_fraction, self.config.seed)
+        data = (cut_lines(train_pages), cut_lines(held_pages))
+        cache.write_bytes(pickle.dumps(data))
+        return data
+
+    def save(self, name: str) -> None:
+        """Write a checkpoint (model, optimiser, counters, RNG) to ``out_dir/name``."""
+        state = {
+            "model": {k: v.cpu() for k, v in self.model.state_dict().items()},
+            "optimizer": self.optimizer.state_dict(),
+            "step": self.step,
+            "epoch": self.epoch,
+            "elapsed": self.elapsed,
+            "best_cer": self.best_cer,
+            "history": self.history,
+            "charset": self.charset.characters,
+            "config": {k: str(v) for k, v in asdict(self.config).items()},
+            "rng": self.rng.getstate(),
+        }
+        tmp = self.out / f"{name}.tmp"
+        torch.save(state, tmp)
+        tmp.replace(self.out / name)
+
+    def resume(self) -> bool:
+        """Load ``last.ckpt`` if present; return whether it was."""
+        path = self.out / "last.ckpt"
+        if not path.is_file():
+            return False
+        state = torch.load(path, weights_only=False, map_location=self.device)
+        self.model.load_state_dict(state["model"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.step, self.epoch, self.elapsed = state["step"], state["epoch"], state["elapsed"]
+        self.best_cer, self.history = state["best_cer"], state["history"]
+        self.rng.setstate(state["rng"])
+        return True
+
+    def _progress(self, steps_per_epoch: int) -> float:
+        if self.config.hours:
+            return self.elapsed / (self.config.hours * 3600)
+        return self.step / max(1, self.config.epochs * steps_per_epoch)
+
+    def evaluate_holdout(self) -> float:
+        """Greedy CER on the held-out pages' lines."""
+        if not self.holdout_samples:
+            return float("nan")
+        texts = predict_texts(self.model, self.holdout_inputs, self.charset)
+        return cer([s.text for s in self.holdout_samples], texts)
+
+    def train(self) -> Path:
+        """Train until the time or epoch budget is spent; return the path of the best checkpoint."""
+        from torch.utils.tensorboard import SummaryWriter
+
+        writer = SummaryWriter(str(self.out / "tb"))
+        steps_per_epoch = math.ceil(len(self.train_samples) / self.config.batch)
+        last_ckpt = last_eval = time.monotonic()
+        self.model.train()
+        while self._progress(steps_per_epoch) < 1.0:
+            for batch_idx in width_batches(self.train_samples, self.config.batch, self.rng):
+                t0 = time.monotonic()
+                samples = [self.train_samples[i] for i in batch_idx]
+                arrays = [to_input(augment(s, self.rng)) for s in samples]
+                images, in_lens, targets, tgt_lens = _tensors(arrays, [s.text for s in samples], self.charset)
+                for group in self.optimizer.param_groups:
+                    group["lr"] = self.config.lr * _lr_factor(self._progress(steps_per_epoch), self.step)
+                images = images.to(self.device)
+                log_probs = torch.log_softmax(self.model(images), dim=-1).permute(1, 0, 2).float().cpu()
+                loss = self.ctc(log_probs, targets, in_lens, tgt_lens)
+                self.optimizer.zero_grad()
+                loss.backward()
+                nn.utils.clip_grad_norm_(self.model.parameters(), 5.0)
+                self.optimizer.step()
+                self.step += 1
+                self.elapsed += time.monotonic() - t0
+                if self.step % 20 == 0:
+                    writer.add_scalar("train/loss", loss.item(), self.step)
+                    writer.add_scalar("train/lr", self.optimizer.param_groups[0]["lr"], self.step)
+                    print(
+                        f"epoch {self.epoch} step {self.step} loss {loss.item():.3f} "
+                        f"elapsed {self.elapsed / 60:.1f} min",
+                        flush=True,
+                    )
+                now = time.monotonic()
+                if now - last_eval > self.config.eval_minutes * 60:
+                    self._eval_and_keep(writer)
+                    last_eval = time.monotonic()
+                if now - last_ckpt > self.config.checkpoint_minutes * 60:
+                    self.save("last.ckpt")
+                    last_ckpt = now
+                done = self._progress(steps_per_epoch) >= 1.0
+                if done or (self.config.max_steps and self.step >= self.config.max_steps):
+                    break
+            else:
+                self.epoch += 1
+                continue
+            break
+        self._eval_and_keep(writer)
+        self.save("last.ckpt")
+        writer.close()
+        return self.out / "best.ckpt"
+
+    def _eval_and_keep(self, writer) -> None:
+        holdout_cer = self.evaluate_holdout()
+        writer.add_scalar("holdout/cer", holdout_cer, self.step)
+        self.history.append(
+            {
+                "step": self.step,
+                "epoch": self.epoch,
+                "elapsed_min": round(self.elapsed / 60, 1),
+                "holdout_cer": holdout_cer,
+            }
+        )
+        print(f"holdout CER {holdout_cer:.4f} at step {self.step}", flush=True)
+        if holdout_cer <= self.best_cer or not (self.out / "best.ckpt").exists():
+            self.best_cer = holdout_cer
+            self.save("best.ckpt")
+
+
+class _ExportWrapper(nn.Module):
+    def __init__(self, model: nn.Module) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        return torch.log_softmax(self.model(images), dim=-1)
+
+
+def export_recognizer(checkpoint: Path, target: Path) -> Path:
+    """Export a checkpoint to ONNX: input ``images (N, 1, 32, W)``, output ``log_probs (N, W/4, C)``.
+
+    The charset and geometry go into the ONNX metadata, so the file is self-contained.
+    """
+    import onnx
+
+    state = torch.load(checkpoint, weights_only=False, map_location="cpu")
+    charset = Charset(state["charset"])
+    model = CRNN(charset.num_classes, height=LINE_HEIGHT)
+    model.load_state_dict(state["model"])
+    model.eval()
+    target.parent.mkdir(parents=True, exist_ok=True)
+    dummy = torch.zeros(2, 1, LINE_HEIGHT, 256)
+    torch.onnx.export(
+        _ExportWrapper(model),
+        (dummy,),
+        str(target),
+        input_names=["images"],
+        output_names=["log_probs"],
+        dynamic_axes={"images": {0: "batch", 3: "width"}, "log_probs": {0: "batch", 1: "frames"}},
+        opset_version=17,
+        dynamo=False,
+    )
+    proto = onnx.load(str(target))
+    meta = {
+        "charset": charset.to_json(),
+        "line_height": str(LINE_HEIGHT),
+        "downsample": str(DOWNSAMPLE),
+        "architecture": "crnn-v1",
+    }
+    for key, value in meta.items():
+        entry = proto.metadata_props.add()
+        entry.key, entry.value = key, value
+    onnx.save(proto, str(target))
+    (target.with_suffix(".train.json")).write_text(
+        json.dumps({"checkpoint": str(checkpoint), "history": state["history"]}, indent=1)
+    )
+    return target

@@ -1,0 +1,145 @@
+"""``handocr train`` and ``handocr export``: thin wrappers over :mod:`handocr.training`.
+
+Torch and Ultralytics are imported only when these commands run (optional extra ``handocr[train]``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from handocr.errors import HandocrError
+
+EXIT_USAGE, EXIT_MISSING_EXTRA = 2, 4
+
+
+def add_training_commands(sub: argparse._SubParsersAction) -> None:
+    """Register ``train detector|recognizer`` and ``export detector|recognizer``."""
+    train = sub.add_parser("train", help="train a detector or recognizer (needs handocr[train])")
+    train_sub = train.add_subparsers(dest="model_kind", required=True)
+    for kind in ("detector", "recognizer"):
+        p = train_sub.add_parser(kind, help=f"train the line {kind}")
+        p.add_argument("--data", type=Path, action="append", required=True, help="dataset folder (repeatable)")
+        p.add_argument("--split", default="train", help="split to train on (default: train)")
+        p.add_argument("--out", type=Path, default=Path(f"runs/{kind}"), help="run folder (checkpoints, logs)")
+        p.add_argument("--hours", type=float, help="wall-time budget; the schedule fits it")
+        p.add_argument("--epochs", type=int, default=30 if kind == "recognizer" else 80)
+        p.add_argument("--batch", type=int, default=24 if kind == "recognizer" else 8)
+        p.add_argument("--threads", type=int, default=1, help="torch threads (1 is best beside other work)")
+        p.add_argument("--seed", type=int, default=0)
+        p.add_argument("--device", default="cpu", help="cpu, or a CUDA device such as 0")
+        p.add_argument("--resume", action="store_true", help="resume from the run folder's last checkpoint")
+        if kind == "detector":
+            p.add_argument("--imgsz", type=int, default=512)
+            p.add_argument("--model", default="yolov8n.yaml", help="Ultralytics model yaml (built from scratch)")
+        else:
+            p.add_argument("--max-steps", type=int, help="stop after this many steps (smoke tests)")
+        p.set_defaults(func=cmd_train)
+
+    export = sub.add_parser("export", help="export a checkpoint to an ONNX model folder (needs handocr[train])")
+    export_sub = export.add_subparsers(dest="model_kind", required=True)
+    for kind in ("detector", "recognizer"):
+        p = export_sub.add_parser(kind)
+        p.add_argument("--checkpoint", type=Path, required=True)
+        p.add_argument("--out", type=Path, required=True, help="model folder to write (model.onnx + model.json)")
+        p.add_argument("--name", default=f"handocr-line-{kind}")
+        p.add_argument("--version", default="0.1.0")
+        if kind == "detector":
+            p.add_argument("--imgsz", type=int, default=512)
+            p.add_argument("--conf", type=float, default=0.25, help="score threshold written to model.json")
+            p.add_argument("--iou", type=float, default=0.5, help="NMS IoU threshold written to model.json")
+        p.set_defaults(func=cmd_export)
+
+
+def _missing_extra(exc: ImportError) -> int:
+    print(f"handocr: error: training needs the 'train' extra: pip install 'handocr[train]' ({exc})", file=sys.stderr)
+    return EXIT_MISSING_EXTRA
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    """Train a detector or recognizer on dataset folders."""
+    from handocr.datasets.collection import load_pages
+
+    try:
+        pages = load_pages(args.data, args.split)
+    except HandocrError as exc:
+        print(f"handocr: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    if not pages:
+        print("handocr: error: no pages found for that split", file=sys.stderr)
+        return EXIT_USAGE
+    try:
+        if args.model_kind == "detector":
+            from handocr.training.detector import DetectorTrainConfig, train_detector, write_yolo_dataset
+
+            config = DetectorTrainConfig(
+                out_dir=args.out,
+                model_yaml=args.model,
+                imgsz=args.imgsz,
+                epochs=args.epochs,
+                hours=args.hours,
+                batch=args.batch,
+                threads=args.threads,
+                seed=args.seed,
+                device=args.device,
+            )
+            data_yaml = args.out / "data" / "data.yaml"
+            if not data_yaml.exists():
+                write_yolo_dataset(pages, args.out / "data", config.holdout_fraction, config.seed)
+            best = train_detector(data_yaml, config, resume=args.resume)
+        else:
+            from handocr.training.recognizer import RecognizerTrainConfig, RecognizerTrainer
+
+            config = RecognizerTrainConfig(
+                out_dir=args.out,
+                hours=args.hours,
+                epochs=args.epochs,
+                batch=args.batch,
+                threads=args.threads,
+                seed=args.seed,
+                max_steps=args.max_steps,
+                device=args.device,
+            )
+            trainer = RecognizerTrainer(pages, config)
+            if args.resume and trainer.resume():
+                print(f"resumed at step {trainer.step}", file=sys.stderr)
+            best = trainer.train()
+    except ImportError as exc:
+        return _missing_extra(exc)
+    print(best)
+    return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    """Export a checkpoint to ``OUT/model.onnx`` with its ``model.json``."""
+    try:
+        if args.model_kind == "detector":
+            from handocr.training.detector import export_detector
+
+            export_detector(args.checkpoint, args.out / "model.onnx", args.imgsz)
+            settings = {
+                "kind": "detector",
+                "backend": "yolo-onnx",
+                "conf_threshold": args.conf,
+                "iou_threshold": args.iou,
+                "imgsz": args.imgsz,
+            }
+        else:
+            from handocr.training.recognizer import export_recognizer
+
+            export_recognizer(args.checkpoint, args.out / "model.onnx")
+            settings = {"kind": "recognizer", "backend": "ctc-onnx", "temperature": 1.0}
+    except ImportError as exc:
+        return _missing_extra(exc)
+    settings = {"name": args.name, "version": args.version, "file": "model.onnx", **settings}
+    settings_file = args.out / "model.json"
+    if settings_file.exists():  # keep calibrated values written earlier
+        settings = {
+            **settings,
+            **{k: v for k, v in json.loads(settings_file.read_text()).items() if k in ("temperature",)},
+        }
+    settings_file.write_text(json.dumps(settings, indent=2) + "\n")
+    print(args.out)
+    return 0

@@ -1,0 +1,47 @@
+"""Shared fixtures: small page images drawn by the tests and a reader built from fakes."""
+
+from __future__ import annotations
+
+import io
+import sys
+from pathlib import Path
+
+import pytest
+from PIL import Image, ImageDraw
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+from fakes import fake_reader
+
+REPO = Path(__file__).resolve().parent.parent
+SHARED_REAL = REPO.parent / "shared" / "data" / "real"
+
+
+def draw_page(lines: int = 3, size: tuple[int, int] = (400, 300)) -> Image.Image:
+    """A white page with ``lines`` black bars standing in for lines of ink."""
+    image = Image.new("RGB", size, "white")
+    draw = ImageDraw.Draw(image)
+    for i in range(lines):
+        y = 40 + i * 70
+        draw.rectangle((30, y, size[0] - 40 - 20 * i, y + 25), fill="black")
+    return image
+
+
+@pytest.fixture
+def page_image() -> Image.Image:
+    """A 400x300 page with three ink bars."""
+    return draw_page()
+
+
+@pytest.fixture
+def page_png(page_image: Image.Image) -> bytes:
+    """The page image as PNG bytes."""
+    buffer = io.BytesIO()
+    page_image.save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+@pytest.fixture
+def reader():
+    """A Reader made of deterministic fakes (no model files needed)."""
+    return fake_reader()

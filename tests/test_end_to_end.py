@@ -1,0 +1,45 @@
+"""Read a real sample page with the shipped models and check the text against its transcription."""
+
+from __future__ import annotations
+
+import itertools
+from pathlib import Path
+
+import pytest
+
+from handocr.evaluation.text_metrics import cer
+from handocr.pipeline import Reader
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+
+# Bound for the shipped models; the measured value is in models/line-recognizer/README.md.
+MAX_PAGE_CER = 0.45
+
+
+@pytest.fixture(scope="module")
+def shipped_reader() -> Reader:
+    return Reader.load(threads=1)
+
+
+@pytest.mark.parametrize("name", ["copiste_0212", "copiste_0048"])
+def test_sample_page_text_is_close_to_its_transcription(shipped_reader, name):
+    document = shipped_reader.read(EXAMPLES / f"{name}.jpg")
+    page = document.pages[0]
+    reference = (EXAMPLES / f"{name}.gt.txt").read_text().strip().splitlines()
+    assert len(page.lines) >= len(reference) * 0.8
+    hypothesis = "\n".join(line.text for line in page.lines)
+    assert cer(["\n".join(reference)], [hypothesis]) < MAX_PAGE_CER
+    for line in page.lines:
+        assert 0 <= line.box[0] < line.box[2] <= page.width
+        assert 0 <= line.box[1] < line.box[3] <= page.height
+        assert 0.0 <= line.confidence <= 1.0
+        for word in line.words:
+            assert line.box[0] <= word.box[0] <= word.box[2] <= line.box[2]
+    assert page.timings_ms.total > 0
+    assert document.model.detector.name and document.model.recognizer.version
+
+
+def test_reading_order_runs_top_to_bottom(shipped_reader):
+    page = shipped_reader.read(EXAMPLES / "copiste_0212.jpg").pages[0]
+    centres = [(line.box[1] + line.box[3]) / 2 for line in page.lines]
+    assert centres == sorted(centres) or sum(b < a for a, b in itertools.pairwise(centres)) <= 1

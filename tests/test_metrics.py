@@ -1,0 +1,63 @@
+import numpy as np
+import pytest
+
+from handocr.evaluation.detection_metrics import DetectionScorer, average_precision
+from handocr.evaluation.text_metrics import cer, edit_distance, wer
+
+
+@pytest.mark.parametrize(("a", "b", "d"), [("", "", 0), ("abc", "", 3), ("kitten", "sitting", 3), ("flaw", "lawn", 2)])
+def test_edit_distance(a, b, d):
+    assert edit_distance(a, b) == d
+    assert edit_distance(b, a) == d
+
+
+def test_cer_and_wer_are_corpus_level():
+    assert cer(["abcd", "ef"], ["abxd", "ef"]) == pytest.approx(1 / 6)
+    assert cer(["ABC"], ["abc"], case_sensitive=False) == 0.0
+    assert wer(["the cat sat"], ["the hat sat"]) == pytest.approx(1 / 3)
+
+
+def test_perfect_detection_scores_one():
+    scorer = DetectionScorer()
+    gt = np.array([[0, 0, 100, 20], [0, 30, 100, 50]])
+    scorer.add(gt, np.array([0.9, 0.8]), gt)
+    summary = scorer.summary()
+    assert summary["map50"] == pytest.approx(1.0)
+    assert summary["precision"] == 1.0 and summary["recall"] == 1.0
+
+
+def test_false_positive_and_miss_lower_ap():
+    scorer = DetectionScorer()
+    gt = np.array([[0, 0, 100, 20], [0, 30, 100, 50]])
+    pred = np.array([[0, 0, 100, 20], [300, 300, 400, 320]])
+    scorer.add(pred, np.array([0.9, 0.95]), gt)
+    summary = scorer.summary()
+    assert summary["precision"] == 0.5 and summary["recall"] == 0.5
+    assert summary["map50"] == pytest.approx(0.25)
+
+
+def test_predictions_in_ignore_regions_are_not_false_positives():
+    scorer = DetectionScorer()
+    gt = np.array([[0, 100, 100, 120]])
+    pred = np.array([[0, 100, 100, 120], [0, 10, 100, 30]])
+    scorer.add(pred, np.array([0.9, 0.9]), gt, ignore=[(0, 0, 400, 90)])
+    assert scorer.summary()["precision"] == 1.0
+
+
+def test_average_precision_of_ranked_hits():
+    # hits at ranks 1 and 3 of 3 predictions, 2 ground truths: AP = 0.5*1 + 0.5*(2/3)
+    assert average_precision(np.array([0.9, 0.8, 0.7]), np.array([True, False, True]), 2) == pytest.approx(0.5 + 1 / 3)
+
+
+def test_kendall_tau_and_matching():
+    from handocr.evaluation.order_metrics import OrderScorer, kendall_tau, matched_gt_ranks
+
+    assert kendall_tau([0, 1, 2, 3]) == 1.0
+    assert kendall_tau([3, 2, 1, 0]) == -1.0
+    assert kendall_tau([1, 0, 2]) == pytest.approx(1 / 3)
+    gt = np.array([[0, 0, 100, 20], [0, 30, 100, 50], [0, 60, 100, 80]])
+    assert matched_gt_ranks(gt[[1, 0, 2]], gt) == [1, 0, 2]
+    scorer = OrderScorer()
+    scorer.add(gt, gt)
+    scorer.add(gt[[1, 0, 2]], gt)
+    assert scorer.summary() == {"pages_in_order": 0.5, "mean_kendall_tau": pytest.approx((1 + 1 / 3) / 2)}

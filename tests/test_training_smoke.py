@@ -1,0 +1,59 @@
+"""Tiny training runs: a few steps of each trainer, then export and load through ONNX Runtime."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from handocr.datasets import DatasetFolder
+from handocr.schema import ModelInfo
+
+pytest.importorskip("torch")
+
+SHARED_HOOKER = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "real" / "hooker"
+
+
+@pytest.fixture(scope="module")
+def two_pages():
+    if not SHARED_HOOKER.is_dir():
+        pytest.skip("../shared/data/real is not beside the checkout")
+    return list(DatasetFolder(SHARED_HOOKER).pages("train"))[:2]
+
+
+def test_recognizer_trains_exports_and_runs(tmp_path, two_pages):
+    from handocr.recognition.ctc_onnx import CtcOnnxRecognizer
+    from handocr.training.recognizer import RecognizerTrainConfig, RecognizerTrainer, export_recognizer
+
+    config = RecognizerTrainConfig(out_dir=tmp_path / "rec", max_steps=3, batch=4, holdout_fraction=0.5, epochs=1)
+    trainer = RecognizerTrainer(two_pages, config)
+    best = trainer.train()
+    assert best.is_file() and trainer.step == 3
+    resumed = RecognizerTrainer(two_pages, config)
+    assert resumed.resume() and resumed.step == 3
+    onnx_path = export_recognizer(best, tmp_path / "model" / "model.onnx")
+    recognizer = CtcOnnxRecognizer(onnx_path, ModelInfo(name="smoke", version="0"), threads=1)
+    crops = [np.full((40, 200), 255, np.uint8), np.full((30, 90), 200, np.uint8), np.full((50, 400), 90, np.uint8)]
+    for batch in (crops, crops[:1]):  # exported with batch 2: other batch sizes must work too
+        results = recognizer.recognize(batch)
+        assert len(results) == len(batch) and all(0.0 <= r.confidence <= 1.0 for r in results)
+
+
+def test_detector_trains_and_exports(tmp_path, two_pages, monkeypatch):
+    pytest.importorskip("ultralytics")
+    monkeypatch.chdir(tmp_path)
+    from handocr.detection.yolo_onnx import YoloOnnxDetector
+    from handocr.training.detector import DetectorTrainConfig, export_detector, train_detector, write_yolo_dataset
+
+    data_yaml = write_yolo_dataset(two_pages, tmp_path / "data", holdout_fraction=0.5, seed=0)
+    labels = sorted((tmp_path / "data" / "labels").rglob("*.txt"))
+    assert len(labels) == 2 and all(len(p.read_text().splitlines()) > 5 for p in labels)
+    config = DetectorTrainConfig(out_dir=tmp_path / "det", imgsz=128, epochs=1, batch=2)
+    best = train_detector(data_yaml, config)
+    onnx_path = export_detector(best, tmp_path / "model" / "model.onnx", imgsz=128)
+    assert json.loads(onnx_path.with_suffix(".train.json").read_text())["imgsz"] == 128
+    detector = YoloOnnxDetector(onnx_path, ModelInfo(name="smoke", version="0"), threads=1)
+    assert detector.size == 128
+    assert isinstance(detector.detect(np.full((300, 200, 3), 255, np.uint8)), list)
