@@ -76,3 +76,21 @@ def test_expand_inputs_folders_and_globs(tmp_path):
     (tmp_path / "c.txt").write_text("x")
     assert expand_inputs([str(tmp_path)]) == [tmp_path / "a.jpg", tmp_path / "sub" / "b.png"]
     assert expand_inputs([str(tmp_path / "*.jpg")]) == [tmp_path / "a.jpg"]
+
+
+def test_workers_resume_and_report(tmp_path, bad_inputs):
+    out = tmp_path / "out"
+    inputs = [str(EXAMPLE), str(EXAMPLE.with_name("copiste_0048.jpg")), str(bad_inputs["truncated"])]
+    first = run_cli("read", *inputs, "-o", str(out), "--format", "json", "--workers", "2", "-q")
+    assert first.returncode == 1
+    assert "2 read, 0 skipped, 1 failed" in first.stderr and "truncated.jpg" in first.stderr
+    written = {p.name: p.stat().st_mtime_ns for p in out.glob("*.json")}
+    assert set(written) == {"copiste_0212.json", "copiste_0048.json"}
+    again = run_cli("read", *inputs, "-o", str(out), "--format", "json", "--skip-existing", "-q")
+    assert "0 read, 2 skipped, 1 failed" in again.stderr
+    assert {p.name: p.stat().st_mtime_ns for p in out.glob("*.json")} == written
+
+
+def test_workers_with_a_missing_model_fail_fast(tmp_path):
+    args = [str(EXAMPLE), str(EXAMPLE), "-o", str(tmp_path), "--workers", "2", "--detector", str(tmp_path / "none")]
+    assert main(["read", *args]) == 3

@@ -1,5 +1,7 @@
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from handocr.evaluation.detection_metrics import DetectionScorer, average_precision
 from handocr.evaluation.text_metrics import cer, edit_distance, wer
@@ -60,4 +62,23 @@ def test_kendall_tau_and_matching():
     scorer = OrderScorer()
     scorer.add(gt, gt)
     scorer.add(gt[[1, 0, 2]], gt)
-    assert scorer.summary() == {"pages_in_order": 0.5, "mean_kendall_tau": pytest.approx((1 + 1 / 3) / 2)}
+    scorer.add(gt[:1], gt)  # one matched line: no order to judge
+    expected = {"pages_in_order": 0.5, "mean_kendall_tau": pytest.approx((1 + 1 / 3) / 2), "pages_scored": 2}
+    assert scorer.summary() == expected
+
+
+def _reference_distance(a, b) -> int:
+    previous = list(range(len(b) + 1))
+    for i, x in enumerate(a, 1):
+        current = [i]
+        for j, y in enumerate(b, 1):
+            current.append(min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (x != y)))
+        previous = current
+    return previous[-1]
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(alphabet="abcé ", max_size=30), st.text(alphabet="abcé ", max_size=30))
+def test_vectorised_edit_distance_matches_the_textbook_recurrence(a, b):
+    assert edit_distance(a, b) == _reference_distance(a, b)
+    assert edit_distance(a.split(), b.split()) == _reference_distance(a.split(), b.split())

@@ -289,7 +289,8 @@ def test_multipart_upload_over_1mb_never_touches_disk(monkeypatch, tmp_path):
         assert response.status_code == 200, response.text
         batch = client.post("/v1/read:batch", files=[("files", ("big.png", image, "image/png"))], headers=AUTH)
         assert batch.json()["items"][0]["status"] == 200
-    assert seen_during_read == [[], []]
+    assert len(seen_during_read) >= 2  # both reads ran (auto-rotate may look at a page twice)
+    assert all(names == [] for names in seen_during_read)
     assert list(watched.iterdir()) == []
     assert spy.calls == []
 

@@ -10,7 +10,6 @@ import argparse
 import glob
 import json
 import sys
-import time
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -48,11 +47,11 @@ def cmd_read(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from handocr.exporters import get_exporter
-    from handocr.imageio import decode_pages
-    from handocr.pipeline import Reader, ReadOptions
+    from handocr.read_many import ReadJob, read_many, report_failures
 
+    formats = tuple(name.strip() for name in args.format.split(",") if name.strip())
     try:
-        exporters = [get_exporter(name) for name in args.format.split(",")]
+        exporters = [get_exporter(name) for name in formats]
     except KeyError as exc:
         return _fail(str(exc.args[0]), EXIT_USAGE)
     inputs = expand_inputs(args.inputs)
@@ -60,44 +59,30 @@ def cmd_read(args: argparse.Namespace) -> int:
         return _fail("no input files found", EXIT_USAGE)
     if args.output is None and (len(inputs) > 1 or any(e.name in {"overlay", "pdf"} for e in exporters)):
         return _fail("several inputs or a binary format need an output folder: -o DIR", EXIT_USAGE)
-    try:
-        reader = Reader.load(
-            args.detector, args.recognizer, threads=args.threads, options=ReadOptions(review_below=args.review_below)
-        )
-    except (ModelNotFound, OSError) as exc:
-        return _fail(f"cannot load models: {exc}", EXIT_MODEL)
+    threads = args.threads
+    if args.workers > 1 and threads is None:
+        from handocr.runtime import available_cpus
+
+        threads = max(1, available_cpus() // args.workers)
+    job = ReadJob(formats, args.output, args.detector, args.recognizer, threads, args.review_below, args.skip_existing)
     if args.output is not None:
         args.output.mkdir(parents=True, exist_ok=True)
-    failures = 0
-    progress = tqdm(inputs, unit="file", disable=args.quiet or len(inputs) < 2, file=sys.stderr)
-    for path in progress:
-        try:
-            if (
-                args.output is not None
-                and args.skip_existing
-                and all((args.output / f"{path.stem}{e.suffix}").exists() for e in exporters)
-            ):
-                continue
-            start = time.perf_counter()
-            images = decode_pages(path)
-            document = reader.read_images(images, source=path.name, decode_ms=(time.perf_counter() - start) * 1000)
-            for exporter in exporters:
-                data = exporter.export(document, images)
-                if args.output is None:
-                    sys.stdout.write(data.decode("utf-8"))
-                else:
-                    target = args.output / f"{path.stem}{exporter.suffix}"
-                    tmp = target.with_name(target.name + ".part")
-                    tmp.write_bytes(data)
-                    tmp.replace(target)
-        except HandocrError as exc:
-            failures += 1
-            progress.write(f"handocr: error: {path}: {exc}", file=sys.stderr)
-        except Exception as exc:  # one bad file must never stop the batch
-            failures += 1
-            progress.write(f"handocr: error: {path}: unexpected {type(exc).__name__}: {exc}", file=sys.stderr)
-    if failures and len(inputs) > 1:
-        print(f"handocr: {failures} of {len(inputs)} inputs failed", file=sys.stderr)
+    try:
+        results = []
+        progress = tqdm(total=len(inputs), unit="file", disable=args.quiet or len(inputs) < 2, file=sys.stderr)
+        for result in read_many(inputs, job, workers=args.workers):
+            results.append(result)
+            progress.update(1)
+            if result.status == "failed":
+                progress.write(f"handocr: error: {result.path}: {result.error}", file=sys.stderr)
+            elif result.stdout:
+                sys.stdout.write(result.stdout.decode("utf-8"))
+        progress.close()
+    except (ModelNotFound, OSError) as exc:
+        return _fail(f"cannot load models: {exc}", EXIT_MODEL)
+    failures = sum(r.status == "failed" for r in results)
+    if len(inputs) > 1:
+        report_failures(results)
     return EXIT_SOME_FAILED if failures else EXIT_OK
 
 
@@ -161,6 +146,7 @@ def build_parser() -> argparse.ArgumentParser:
     read.add_argument("-f", "--format", default="text", help="output format(s), comma-separated (default: text)")
     read.add_argument("--skip-existing", action="store_true", help="skip inputs whose outputs already exist")
     read.add_argument("--review-below", type=float, default=0.5, help="flag lines under this confidence")
+    read.add_argument("-j", "--workers", type=int, default=1, help="worker processes (each loads the models once)")
     read.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     _model_args(read)
     read.set_defaults(func=cmd_read)
@@ -181,9 +167,13 @@ def build_parser() -> argparse.ArgumentParser:
     models = sub.add_parser("models", help="list installed models")
     models.set_defaults(func=cmd_models)
 
+    from handocr.batch.cli import add_batch_command
+    from handocr.data_cli import add_data_commands
     from handocr.training_cli import add_training_commands
 
     add_training_commands(sub)
+    add_data_commands(sub)
+    add_batch_command(sub)
     return parser
 
 

@@ -91,4 +91,16 @@ def load_recognizer(name: str | Path = DEFAULT_RECOGNIZER, threads: int | None =
         return CtcOnnxRecognizer(
             spec.onnx_path, spec.info, threads=threads, temperature=float(spec.settings.get("temperature", 1.0))
         )
+    if backend == "trocr":
+        from handocr.recognition.trocr import TrOCRRecognizer
+
+        return TrOCRRecognizer(
+            spec.folder,
+            spec.info,
+            device=str(spec.settings.get("device", "auto")),
+            batch_size=int(spec.settings.get("batch_size", 8)),
+            num_beams=int(spec.settings.get("num_beams", 1)),
+            max_new_tokens=spec.settings.get("max_new_tokens"),
+            threads=threads,
+        )
     raise ModelNotFound(f"{spec.folder}: unknown recognizer backend {backend!r}")

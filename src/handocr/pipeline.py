@@ -14,8 +14,9 @@ from handocr.detection.base import Detection, LineDetector
 from handocr.imageio import Limits, decode_pages
 from handocr.layout import paragraphs, reading_order, words_from_chars
 from handocr.models import DEFAULT_DETECTOR, DEFAULT_RECOGNIZER, load_detector, load_recognizer
+from handocr.orientation import flip_box, line_score, looks_upright, prefers_flipped, rotate_box_back
 from handocr.recognition.base import LineRecognizer, RecognizedLine
-from handocr.schema import Document, Line, Models, Page, Timings
+from handocr.schema import Document, Line, Models, Page, Paragraph, Timings, Word
 
 
 @dataclass(frozen=True)
@@ -26,11 +27,28 @@ class ReadOptions:
         crop_margin: pixels added around each detected box before recognition.
         review_below: lines whose confidence is under this are flagged ``needs_review``.
         drop_below: lines whose confidence is under this are dropped (0 keeps every line).
+        auto_rotate: detect pages turned by 90, 180 or 270 degrees and read them upright.
+        min_ink_contrast: detections whose darkest pixels (1st percentile) are less than this many
+            grey levels (0-255) below the page's paper level hold no ink and are discarded.
     """
 
     crop_margin: int = 4
     review_below: float = 0.5
     drop_below: float = 0.0
+    auto_rotate: bool = True
+    min_ink_contrast: float = 40.0
+
+
+def paper_level(gray: np.ndarray) -> float:
+    """The page's paper grey level: the median of a subsample of its pixels."""
+    return float(np.median(gray[::4, ::4]))
+
+
+def has_ink(crop: np.ndarray, paper: float, min_contrast: float) -> bool:
+    """Whether a grayscale crop holds ink: its darkest pixels (1st percentile) are well below the paper."""
+    if crop.size == 0:
+        return False
+    return bool(paper - float(np.percentile(crop, 1)) >= min_contrast)
 
 
 def crop_box(box: Sequence[float], margin: int, width: int, height: int) -> tuple[int, int, int, int]:
@@ -78,27 +96,61 @@ class Reader:
         return self.recognizer.recognize(crops)
 
     def read_page(self, image: Image.Image, decode_ms: float = 0.0) -> Page:
-        """Read one page image; boxes in the result are pixels of ``image``."""
+        """Read one page image; boxes in the result are pixels of ``image`` whatever its rotation."""
         start = time.perf_counter()
         rgb = np.asarray(image.convert("RGB"))
-        detections: list[Detection] = self.detector.detect(rgb)
-        t_detect = time.perf_counter()
         gray = np.asarray(image.convert("L"))
+        detections = self.detector.detect(rgb)
+        t_first_detect = time.perf_counter()
+        turns, rgb, gray, detections = self._upright(rgb, gray, detections)
+        t_orient = time.perf_counter()
+        paper = paper_level(gray)
+        detections = [d for d in detections if self._has_ink(gray, d, paper)]
+        t_detect = time.perf_counter()
         recognized = self.recognize_boxes(gray, [d.box for d in detections])
         t_recognize = time.perf_counter()
         lines = self._build_lines(detections, recognized, gray.shape)
         order = reading_order([ln.box for ln in lines])
         lines = [lines[i] for i in order]
-        page = Page(width=image.width, height=image.height, lines=lines, paragraphs=paragraphs(lines))
+        page = Page(width=gray.shape[1], height=gray.shape[0], lines=lines, paragraphs=paragraphs(lines))
+        if turns:
+            page = _turn_back(page, turns, image.width, image.height)
         t_layout = time.perf_counter()
         page.timings_ms = Timings(
             decode=round(decode_ms, 2),
-            detect=round((t_detect - start) * 1000, 2),
+            detect=round((t_first_detect - start + t_detect - t_orient) * 1000, 2),
+            orient=round((t_orient - t_first_detect) * 1000, 2),
             recognize=round((t_recognize - t_detect) * 1000, 2),
             layout=round((t_layout - t_recognize) * 1000, 2),
             total=round((t_layout - start) * 1000 + decode_ms, 2),
         )
         return page
+
+    def _has_ink(self, gray: np.ndarray, detection: Detection, paper: float) -> bool:
+        x0, y0, x1, y1 = crop_box(detection.box, 0, gray.shape[1], gray.shape[0])
+        return has_ink(gray[y0:y1, x0:x1], paper, self.options.min_ink_contrast)
+
+    def _upright(
+        self, rgb: np.ndarray, gray: np.ndarray, detections: list[Detection]
+    ) -> tuple[int, np.ndarray, np.ndarray, list[Detection]]:
+        """Find the quarter-turns that make the page upright; return them, the turned images, detections."""
+        if not self.options.auto_rotate:
+            return 0, rgb, gray, detections
+        turns = 0
+        if not looks_upright(detections):
+            turned = self.detector.detect(np.ascontiguousarray(np.rot90(rgb, 1)))
+            if looks_upright(turned) and line_score(turned) > line_score(detections):
+                turns, detections = 1, turned
+                rgb, gray = np.ascontiguousarray(np.rot90(rgb, 1)), np.ascontiguousarray(np.rot90(gray, 1))
+        if detections and prefers_flipped(gray, detections, self._confidences):
+            height, width = gray.shape
+            turns += 2
+            rgb, gray = np.ascontiguousarray(rgb[::-1, ::-1]), np.ascontiguousarray(gray[::-1, ::-1])
+            detections = [Detection(flip_box(d.box, width, height), d.score) for d in detections]
+        return turns, rgb, gray, detections
+
+    def _confidences(self, crops: list[np.ndarray]) -> list[float]:
+        return [r.confidence for r in self.recognizer.recognize(crops)]
 
     def _build_lines(
         self, detections: list[Detection], recognized: list[RecognizedLine], shape: tuple[int, int]
@@ -135,3 +187,23 @@ class Reader:
         decode_ms = (time.perf_counter() - start) * 1000
         name = None if isinstance(source, bytes | bytearray) else Path(source).name
         return self.read_images(images, source=name, decode_ms=decode_ms)
+
+
+def _turn_back(page: Page, turns: int, width: int, height: int) -> Page:
+    """Map every box of a page read in the frame ``rot90(image, turns)`` back to the image."""
+
+    def back(box: list[int]) -> list[int]:
+        x0, y0, x1, y1 = rotate_box_back(box, turns, width, height)
+        return [int(x0), int(y0), int(np.ceil(x1)), int(np.ceil(y1))]
+
+    lines = [
+        line.model_copy(
+            update={
+                "box": back(line.box),
+                "words": [Word(box=back(w.box), text=w.text, confidence=w.confidence) for w in line.words],
+            }
+        )
+        for line in page.lines
+    ]
+    paras = [Paragraph(box=back(p.box), lines=p.lines) for p in page.paragraphs]
+    return Page(width=width, height=height, lines=lines, paragraphs=paras, rotation=(turns % 4) * 90)

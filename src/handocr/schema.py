@@ -7,11 +7,11 @@ Confidences are probabilities in ``[0, 1]``.
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
-SCHEMA_VERSION = "1.0"
+SCHEMA_VERSION = "1.1"
 
 
 def _check_box(box: list[int]) -> list[int]:
@@ -62,16 +62,24 @@ class Timings(_Node):
 
     decode: float = 0.0
     detect: float = 0.0
+    orient: float = 0.0
     recognize: float = 0.0
     layout: float = 0.0
     total: float = 0.0
 
 
 class Page(_Node):
-    """One page: its size in pixels, lines in reading order, paragraphs, stage timings."""
+    """One page: its size in pixels, lines in reading order, paragraphs, stage timings.
+
+    ``rotation`` is how many degrees (0, 90, 180 or 270) the page was turned counter-clockwise to
+    read it upright; boxes are always in the input image's pixels.
+    """
 
     width: int
     height: int
+    rotation: Literal[0, 90, 180, 270] = Field(
+        default=0, description="degrees turned counter-clockwise to read upright"
+    )
     lines: list[Line] = Field(default_factory=list)
     paragraphs: list[Paragraph] = Field(default_factory=list)
     timings_ms: Timings = Field(default_factory=Timings)

@@ -36,6 +36,24 @@ def add_training_commands(sub: argparse._SubParsersAction) -> None:
             p.add_argument("--model", default="yolov8n.yaml", help="Ultralytics model yaml (built from scratch)")
         else:
             p.add_argument("--max-steps", type=int, help="stop after this many steps (smoke tests)")
+            p.add_argument(
+                "--from",
+                dest="init",
+                default="scratch",
+                metavar="shipped|scratch|PATH",
+                help="start from the shipped recognizer's weights, from scratch (default), or from a "
+                "model.pt / checkpoint / model or run folder",
+            )
+            p.add_argument("--lr", type=float, help="peak learning rate (default 1e-3 from scratch, 3e-4 from weights)")
+            p.add_argument("--patience", type=int, help="stop after N holdout evaluations without improvement")
+            p.add_argument("--eval-steps", type=int, help="evaluate the holdout pages every N steps")
+            p.add_argument("--eval-minutes", type=float, default=10.0, help="... and every N minutes (default 10)")
+            p.add_argument("--holdout", type=float, default=0.05, help="fraction of pages held out (default 0.05)")
+            p.add_argument(
+                "--install",
+                metavar="NAME",
+                help="export the best model to a model folder NAME (in HANDOCR_MODELS or models/) with a model card",
+            )
         p.set_defaults(func=cmd_train)
 
     export = sub.add_parser("export", help="export a checkpoint to an ONNX model folder (needs handocr[train])")
@@ -61,14 +79,18 @@ def _missing_extra(exc: ImportError) -> int:
 def cmd_train(args: argparse.Namespace) -> int:
     """Train a detector or recognizer on dataset folders."""
     from handocr.datasets.collection import load_pages
+    from handocr.datasets.linefolder import is_line_image
 
     try:
-        pages = load_pages(args.data, args.split)
+        pages = load_pages(args.data, args.split, prefer="pages" if args.model_kind == "detector" else "lines")
     except HandocrError as exc:
         print(f"handocr: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     if not pages:
         print("handocr: error: no pages found for that split", file=sys.stderr)
+        return EXIT_USAGE
+    if args.model_kind == "detector" and all(is_line_image(p) for p in pages):
+        print("handocr: error: these are line images: the detector needs pages with line boxes", file=sys.stderr)
         return EXIT_USAGE
     try:
         if args.model_kind == "detector":
@@ -90,26 +112,62 @@ def cmd_train(args: argparse.Namespace) -> int:
                 write_yolo_dataset(pages, args.out / "data", config.holdout_fraction, config.seed)
             best = train_detector(data_yaml, config, resume=args.resume)
         else:
-            from handocr.training.recognizer import RecognizerTrainConfig, RecognizerTrainer
-
-            config = RecognizerTrainConfig(
-                out_dir=args.out,
-                hours=args.hours,
-                epochs=args.epochs,
-                batch=args.batch,
-                threads=args.threads,
-                seed=args.seed,
-                max_steps=args.max_steps,
-                device=args.device,
-            )
-            trainer = RecognizerTrainer(pages, config)
-            if args.resume and trainer.resume():
-                print(f"resumed at step {trainer.step}", file=sys.stderr)
-            best = trainer.train()
+            best = _train_recognizer(args, pages)
     except ImportError as exc:
         return _missing_extra(exc)
+    except HandocrError as exc:
+        print(f"handocr: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
     print(best)
     return 0
+
+
+def _train_recognizer(args: argparse.Namespace, pages: list) -> Path:
+    """Train (or fine-tune) the recognizer; with ``--install``, export the best model as a model folder."""
+    from handocr.training.finetune import resolve_init
+    from handocr.training.install import install_recognizer, install_target
+    from handocr.training.recognizer import RecognizerTrainConfig, RecognizerTrainer
+
+    if args.install:
+        install_target(args.install)  # refuse a bad name before hours of training
+    init = resolve_init(args.init)
+    config = RecognizerTrainConfig(
+        out_dir=args.out,
+        hours=args.hours,
+        epochs=args.epochs,
+        batch=args.batch,
+        lr=args.lr or (1e-3 if init is None else 3e-4),
+        threads=args.threads,
+        seed=args.seed,
+        holdout_fraction=args.holdout,
+        eval_minutes=args.eval_minutes,
+        max_steps=args.max_steps,
+        device=args.device,
+        patience=args.patience,
+        eval_steps=args.eval_steps,
+        init=args.init,
+    )
+    trainer = RecognizerTrainer(pages, config, init=init)
+    if args.resume and trainer.resume():
+        print(f"resumed at step {trainer.step}", file=sys.stderr)
+    best = trainer.train()
+    if args.install:
+        base = init.charset.characters if init is not None else ""
+        summary = {
+            "init": trainer.init_source,
+            "cer_before": trainer.initial_cer,
+            "cer_after": None if trainer.best_cer == float("inf") else trainer.best_cer,
+            "steps": trainer.step,
+            "minutes": trainer.elapsed / 60,
+            "data": [str(d) for d in args.data],
+            "split": args.split,
+            "train_lines": len(trainer.train_samples),
+            "holdout_lines": len(trainer.holdout_samples),
+            "charset_added": trainer.charset.characters[len(base) :] if base else "",
+        }
+        folder = install_recognizer(best, args.install, summary)
+        print(f"installed: {folder} (use it: handocr read --recognizer {folder.name} IMAGE)", file=sys.stderr)
+    return best
 
 
 def cmd_export(args: argparse.Namespace) -> int:

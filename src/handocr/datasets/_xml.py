@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import xml.etree.ElementTree as ET
 from pathlib import Path
+from urllib.parse import unquote, urlparse
 
 from handocr.datasets.records import Point
 from handocr.errors import DatasetError
@@ -37,9 +38,22 @@ def parse_points(text: str | None) -> list[Point]:
 
 
 def resolve_image(xml_path: Path, file_name: str, image_dirs: list[Path]) -> Path:
-    """Find the image that an XML file names: beside the XML, or in one of ``image_dirs``."""
-    name = Path(file_name).name
-    candidates = [xml_path.parent / name] + [d / name for d in image_dirs]
+    """Find the image that an XML file names: beside the XML, or in one of ``image_dirs``.
+
+    Also tried: the name as a path relative to the XML (``../images/p1.jpg``) or absolute, a
+    ``file://`` URI, Windows paths (by their last component), and the folder above the XML's (a
+    Transkribus export keeps ``page/*.xml`` below the images); then an image with the XML's stem.
+    """
+    cleaned = file_name.strip().replace("\\", "/")
+    if cleaned.startswith("file://"):
+        cleaned = unquote(urlparse(cleaned).path)
+    name = Path(cleaned).name
+    relative = Path(cleaned) if Path(cleaned).is_absolute() else xml_path.parent / cleaned
+    candidates = (
+        [xml_path.parent / name, *(d / name for d in image_dirs), relative, xml_path.parent.parent / name]
+        if name
+        else []
+    )
     stem_matches = [
         d / f"{xml_path.stem}{ext}" for d in [xml_path.parent, *image_dirs] for ext in (".jpg", ".png", ".tif", ".jpeg")
     ]

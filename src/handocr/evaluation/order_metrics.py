@@ -52,14 +52,20 @@ class OrderScorer:
         self.taus: list[float] = []
 
     def add(self, predicted_boxes_in_order: np.ndarray, gt_boxes_in_order: np.ndarray) -> None:
-        """Add one page: predicted boxes in our reading order, ground-truth boxes in true order."""
-        self.taus.append(kendall_tau(matched_gt_ranks(predicted_boxes_in_order, gt_boxes_in_order)))
+        """Add one page: predicted boxes in our reading order, ground-truth boxes in true order.
 
-    def summary(self) -> dict[str, float | None]:
-        """``pages_in_order`` (share with tau == 1) and ``mean_kendall_tau``."""
+        A page with fewer than two matched lines has no order to judge and is not scored.
+        """
+        ranks = matched_gt_ranks(predicted_boxes_in_order, gt_boxes_in_order)
+        if len(ranks) >= 2:
+            self.taus.append(kendall_tau(ranks))
+
+    def summary(self) -> dict[str, float | int | None]:
+        """``pages_in_order`` (share with tau == 1), ``mean_kendall_tau`` and ``pages_scored``."""
         if not self.taus:
-            return {"pages_in_order": None, "mean_kendall_tau": None}
+            return {"pages_in_order": None, "mean_kendall_tau": None, "pages_scored": 0}
         return {
             "pages_in_order": float(np.mean([t == 1.0 for t in self.taus])),
             "mean_kendall_tau": float(np.mean(self.taus)),
+            "pages_scored": len(self.taus),
         }

@@ -2,20 +2,33 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Hashable, Sequence
+
+import numpy as np
 
 
 def edit_distance(reference: Sequence, hypothesis: Sequence) -> int:
-    """Levenshtein distance between two sequences (characters or words)."""
+    """Levenshtein distance between two sequences (characters or words), vectorised per row.
+
+    Row ``i`` comes from row ``i - 1``: substitutions and deletions are element-wise; insertions
+    chain along the row, ``cur[j] = min(tmp[j], cur[j-1] + 1)``, which is ``j + cummin(tmp[k] - k)``.
+    A whole page (~1,500 characters) takes milliseconds.
+    """
     if len(reference) < len(hypothesis):
         reference, hypothesis = hypothesis, reference
-    previous = list(range(len(hypothesis) + 1))
-    for i, ref_item in enumerate(reference, 1):
-        current = [i]
-        for j, hyp_item in enumerate(hypothesis, 1):
-            current.append(min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (ref_item != hyp_item)))
-        previous = current
-    return previous[-1]
+    if not hypothesis:
+        return len(reference)
+    codes: dict[Hashable, int] = {}
+    ref = np.array([codes.setdefault(x, len(codes)) for x in reference], dtype=np.int64)
+    hyp = np.array([codes.setdefault(x, len(codes)) for x in hypothesis], dtype=np.int64)
+    index = np.arange(len(hyp) + 1, dtype=np.int64)
+    previous = index.copy()
+    for i, item in enumerate(ref, 1):
+        current = np.empty_like(previous)
+        current[0] = i
+        current[1:] = np.minimum(previous[1:] + 1, previous[:-1] + (hyp != item))
+        previous = np.minimum.accumulate(current - index) + index
+    return int(previous[-1])
 
 
 class ErrorRate:

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 from PIL import Image, ImageFilter
 
 from handocr.datasets.collection import recognition_lines
+from handocr.datasets.linefolder import is_line_image
 from handocr.datasets.records import PageRecord
 from handocr.recognition.preprocess import LINE_HEIGHT, normalise_line
 
@@ -26,10 +27,17 @@ class LineSample:
 
 
 def cut_lines(pages: list[PageRecord]) -> list[LineSample]:
-    """Cut every readable line of ``pages`` (box plus a margin), grayscale, scaled to ``STORE_HEIGHT``."""
+    """Cut every readable line of ``pages`` (box plus a margin), grayscale, scaled to ``STORE_HEIGHT``.
+
+    A line image (a record whose single line is the whole image, see
+    :mod:`handocr.datasets.linefolder`) has no context around its box: it is padded with its paper
+    colour first, so that its crop looks like one cut from a page.
+    """
     samples: list[LineSample] = []
     for page in pages:
         image = Image.open(page.image_path).convert("L")
+        if is_line_image(page):
+            image, page = _pad_line_image(image, page)
         for line, text in recognition_lines(page):
             x0, y0, x1, y1 = line.box
             box = (
@@ -38,11 +46,24 @@ def cut_lines(pages: list[PageRecord]) -> list[LineSample]:
                 min(page.width, int(x1) + MARGIN),
                 min(page.height, int(y1) + MARGIN),
             )
+            if box[2] - box[0] < 2 or box[3] - box[1] < 2:
+                continue  # a box outside the image (``handocr data check`` reports it)
             crop = image.crop(box)
             scale = STORE_HEIGHT / crop.height
             crop = crop.resize((max(8, int(crop.width * scale)), STORE_HEIGHT), Image.BILINEAR)
             samples.append(LineSample(np.asarray(crop), text, max(1, int(MARGIN * scale))))
     return samples
+
+
+def _pad_line_image(image: Image.Image, page: PageRecord) -> tuple[Image.Image, PageRecord]:
+    """The line image framed by ``MARGIN`` pixels of its median grey, and the record shifted to match."""
+    paper = int(np.median(np.asarray(image)))
+    padded = Image.new("L", (image.width + 2 * MARGIN, image.height + 2 * MARGIN), paper)
+    padded.paste(image, (MARGIN, MARGIN))
+    line = page.lines[0]
+    box = (float(MARGIN), float(MARGIN), float(MARGIN + image.width), float(MARGIN + image.height))
+    shifted = replace(page, width=padded.width, height=padded.height, lines=[replace(line, box=box)])
+    return padded, shifted
 
 
 def base_crop(sample: LineSample) -> np.ndarray:

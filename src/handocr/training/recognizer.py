@@ -14,12 +14,14 @@ import numpy as np
 import torch
 from torch import nn
 
+from handocr.datasets.linefolder import is_line_image
 from handocr.datasets.records import PageRecord
 from handocr.evaluation.text_metrics import cer
 from handocr.recognition.charset import Charset
 from handocr.recognition.ctc import greedy_decode
 from handocr.recognition.preprocess import LINE_HEIGHT, pad_batch
 from handocr.training.crnn import CRNN
+from handocr.training.finetune import WEIGHTS_FILE, InitialWeights, adapt_classifier, extend_charset, save_weights
 from handocr.training.line_data import LineSample, augment, base_crop, cut_lines, to_input
 from handocr.training.offline import set_torch_threads
 
@@ -42,10 +44,24 @@ class RecognizerTrainConfig:
     eval_minutes: float = 10.0
     max_steps: int | None = None
     device: str = "cpu"
+    patience: int | None = None
+    eval_steps: int | None = None
+    extend_charset: bool = True
+    init: str = "scratch"
 
 
 def split_holdout(pages: list[PageRecord], fraction: float, seed: int) -> tuple[list[PageRecord], list[PageRecord]]:
-    """Split pages (never lines) into training and held-out pages for checkpoint selection."""
+    """Split pages (never lines) into training and held-out pages for checkpoint selection.
+
+    Line images (see :mod:`handocr.datasets.linefolder`) are split by the folder they sit in when
+    there are several (IAM: one folder per form), so that lines of one page stay together.
+    """
+    folders = sorted({str(p.image_path.parent) for p in pages})
+    if len(folders) > 1 and all(is_line_image(p) for p in pages):
+        random.Random(seed).shuffle(folders)
+        held_folders = set(folders[: max(1, int(len(folders) * fraction))])
+        train = [p for p in pages if str(p.image_path.parent) not in held_folders]
+        return train, [p for p in pages if str(p.image_path.parent) in held_folders]
     order = list(range(len(pages)))
     random.Random(seed).shuffle(order)
     n = max(1, int(len(pages) * fraction)) if len(pages) > 1 else 0
@@ -99,9 +115,19 @@ def _lr_factor(progress: float, step: int, warmup: int = 300) -> float:
 class RecognizerTrainer:
     """Runs, checkpoints and resumes one recognizer training run (see :class:`RecognizerTrainConfig`)."""
 
-    def __init__(self, pages: list[PageRecord], config: RecognizerTrainConfig, charset: Charset | None = None) -> None:
+    def __init__(
+        self,
+        pages: list[PageRecord],
+        config: RecognizerTrainConfig,
+        charset: Charset | None = None,
+        init: InitialWeights | None = None,
+    ) -> None:
+        """Cut the lines of ``pages`` and build the model: from scratch, or from ``init``'s weights.
+
+        The charset is ``init``'s (else ``charset``, else the default), extended with the characters
+        of the training texts it lacks when ``config.extend_charset`` (new classifier rows).
+        """
         self.config = config
-        self.charset = charset or Charset()
         self.out = Path(config.out_dir)
         self.out.mkdir(parents=True, exist_ok=True)
         torch.manual_seed(config.seed)
@@ -109,15 +135,29 @@ class RecognizerTrainer:
         self.rng = random.Random(config.seed)
         self.train_samples, self.holdout_samples = self._load_samples(pages)
         self.holdout_inputs = [to_input(base_crop(s)) for s in self.holdout_samples]
+        base = init.charset if init is not None else (charset or Charset())
+        self.charset = extend_charset(base, [s.text for s in self.train_samples]) if config.extend_charset else base
+        if self.charset != base:
+            added = self.charset.characters[len(base.characters) :]
+            print(f"charset extended with {len(added)} new characters: {added!r}", flush=True)
         use_cuda = config.device != "cpu" and torch.cuda.is_available()
         self.device = torch.device(
             f"cuda:{config.device}" if use_cuda and config.device.isdigit() else ("cuda" if use_cuda else "cpu")
         )
-        self.model = CRNN(self.charset.num_classes, height=LINE_HEIGHT).to(self.device)
-        self.optimizer = torch.optim.AdamW(self.model.parameters(), lr=config.lr, weight_decay=1e-4)
+        self.init_source = init.source if init is not None else "scratch"
+        self._build(init.state if init is not None else None, base)
         self.ctc = nn.CTCLoss(blank=0, zero_infinity=True)
         self.step, self.epoch, self.elapsed, self.best_cer = 0, 0, 0.0, float("inf")
         self.history: list[dict] = []
+        self.bad_evals = 0
+
+    def _build(self, state: dict | None, state_charset: Charset) -> None:
+        """A fresh model and optimiser for ``self.charset``, loading ``state`` (trained with ``state_charset``)."""
+        self.model = CRNN(self.charset.num_classes, height=LINE_HEIGHT)
+        if state is not None:
+            self.model.load_state_dict(adapt_classifier(state, state_charset, self.charset))
+        self.model.to(self.device)
+        self.optimizer = torch.optim.AdamW(self.model.parameters(), lr=self.config.lr, weight_decay=1e-4)
 
     def _load_samples(self, pages: list[PageRecord]) -> tuple[list[LineSample], list[LineSample]]:
         cache = self.out / "lines.pkl"
@@ -141,6 +181,8 @@ class RecognizerTrainer:
             "charset": self.charset.characters,
             "config": {k: str(v) for k, v in asdict(self.config).items()},
             "rng": self.rng.getstate(),
+            "init": self.init_source,
+            "bad_evals": self.bad_evals,
         }
         tmp = self.out / f"{name}.tmp"
         torch.save(state, tmp)
@@ -152,11 +194,16 @@ class RecognizerTrainer:
         if not path.is_file():
             return False
         state = torch.load(path, weights_only=False, map_location=self.device)
+        if state["charset"] != self.charset.characters:  # the run began with another charset: keep it
+            self.charset = Charset(state["charset"])
+            self._build(None, self.charset)
         self.model.load_state_dict(state["model"])
         self.optimizer.load_state_dict(state["optimizer"])
         self.step, self.epoch, self.elapsed = state["step"], state["epoch"], state["elapsed"]
         self.best_cer, self.history = state["best_cer"], state["history"]
         self.rng.setstate(state["rng"])
+        self.init_source = state.get("init", self.init_source)
+        self.bad_evals = state.get("bad_evals", 0)
         return True
 
     def _progress(self, steps_per_epoch: int) -> float:
@@ -171,13 +218,30 @@ class RecognizerTrainer:
         texts = predict_texts(self.model, self.holdout_inputs, self.charset)
         return cer([s.text for s in self.holdout_samples], texts)
 
+    @property
+    def initial_cer(self) -> float | None:
+        """Holdout CER of the starting weights (``None`` when training from scratch)."""
+        first = next((h for h in self.history if h.get("initial")), None)
+        return None if first is None else first["holdout_cer"]
+
+    def patience_spent(self) -> bool:
+        """True when ``config.patience`` evaluations in a row brought no improvement."""
+        return bool(self.config.patience) and self.bad_evals >= self.config.patience
+
     def train(self) -> Path:
-        """Train until the time or epoch budget is spent; return the path of the best checkpoint."""
+        """Train until the time or epoch budget is spent, or the holdout CER stops improving
+        (``config.patience``); return the path of the best checkpoint.
+
+        Starting from weights, the holdout CER is measured first: ``best.ckpt`` is then never worse
+        than the starting point.
+        """
         from torch.utils.tensorboard import SummaryWriter
 
         writer = SummaryWriter(str(self.out / "tb"))
         steps_per_epoch = math.ceil(len(self.train_samples) / self.config.batch)
         last_ckpt = last_eval = time.monotonic()
+        if self.init_source != "scratch" and not self.history:
+            self._eval_and_keep(writer, initial=True)
         self.model.train()
         while self._progress(steps_per_epoch) < 1.0:
             for batch_idx in width_batches(self.train_samples, self.config.batch, self.rng):
@@ -205,36 +269,36 @@ class RecognizerTrainer:
                         flush=True,
                     )
                 now = time.monotonic()
-                if now - last_eval > self.config.eval_minutes * 60:
+                every = self.config.eval_steps
+                if now - last_eval > self.config.eval_minutes * 60 or (every and self.step % every == 0):
                     self._eval_and_keep(writer)
                     last_eval = time.monotonic()
                 if now - last_ckpt > self.config.checkpoint_minutes * 60:
                     self.save("last.ckpt")
                     last_ckpt = now
-                done = self._progress(steps_per_epoch) >= 1.0
+                done = self._progress(steps_per_epoch) >= 1.0 or self.patience_spent()
                 if done or (self.config.max_steps and self.step >= self.config.max_steps):
                     break
             else:
                 self.epoch += 1
                 continue
             break
-        self._eval_and_keep(writer)
+        if self.patience_spent():
+            print(f"early stop: no holdout improvement in {self.bad_evals} evaluations", flush=True)
+        if not self.history or self.history[-1]["step"] != self.step:
+            self._eval_and_keep(writer)
         self.save("last.ckpt")
         writer.close()
         return self.out / "best.ckpt"
 
-    def _eval_and_keep(self, writer) -> None:
+    def _eval_and_keep(self, writer, initial: bool = False) -> None:
         holdout_cer = self.evaluate_holdout()
         writer.add_scalar("holdout/cer", holdout_cer, self.step)
-        self.history.append(
-            {
-                "step": self.step,
-                "epoch": self.epoch,
-                "elapsed_min": round(self.elapsed / 60, 1),
-                "holdout_cer": holdout_cer,
-            }
-        )
+        entry = {"step": self.step, "epoch": self.epoch, "elapsed_min": round(self.elapsed / 60, 1)}
+        self.history.append({**entry, "holdout_cer": holdout_cer, **({"initial": True} if initial else {})})
         print(f"holdout CER {holdout_cer:.4f} at step {self.step}", flush=True)
+        if not initial and not math.isnan(holdout_cer):
+            self.bad_evals = 0 if holdout_cer < self.best_cer else self.bad_evals + 1
         if holdout_cer <= self.best_cer or not (self.out / "best.ckpt").exists():
             self.best_cer = holdout_cer
             self.save("best.ckpt")
@@ -252,7 +316,8 @@ class _ExportWrapper(nn.Module):
 def export_recognizer(checkpoint: Path, target: Path) -> Path:
     """Export a checkpoint to ONNX: input ``images (N, 1, 32, W)``, output ``log_probs (N, W/4, C)``.
 
-    The charset and geometry go into the ONNX metadata, so the file is self-contained.
+    The charset and geometry go into the ONNX metadata, so the file is self-contained. The torch
+    weights with their charset are written beside it as ``model.pt``, to fine-tune from.
     """
     import onnx
 
@@ -287,4 +352,5 @@ def export_recognizer(checkpoint: Path, target: Path) -> Path:
     (target.with_suffix(".train.json")).write_text(
         json.dumps({"checkpoint": str(checkpoint), "history": state["history"]}, indent=1)
     )
+    save_weights(state["model"], charset, target.with_name(WEIGHTS_FILE))  # to fine-tune from (--from)
     return target

@@ -1,0 +1,1 @@
+"""Speed and accuracy benchmarks of handocr; see bench/README.md."""

@@ -1,0 +1,116 @@
+"""Compare CTC decoders (greedy, beam, beam + character LM) on a dataset split: CER, WER, time per line.
+
+    python scripts/decode_eval.py --data /work/shared/data/real/copiste --split val \
+        --recognizer models/line-recognizer --lm models/char-lm/char-lm.npz --limit-pages 5
+
+The recognizer runs once per line (ground-truth boxes, as ``handocr eval`` does); every decoder then
+reads the same log-probabilities. Prints a table and writes JSON (``--out``). ``--calibration`` adds
+the expected calibration error of word and line confidences before and after a temperature fitted
+on half of the pages and applied to the other half (see :mod:`handocr.evaluation.calibration_eval`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+
+from handocr.evaluation.calibration_eval import LineSample, collect_samples, cross_fit_report
+from handocr.evaluation.text_metrics import ErrorRate
+from handocr.models import load_recognizer
+from handocr.recognition.beam import beam_decode
+from handocr.recognition.ctc import greedy_decode
+from handocr.recognition.lm import CharNgramLM
+
+
+def _decoders(args: argparse.Namespace, lm: CharNgramLM | None) -> dict:
+    out = {"greedy": lambda lp, chars: greedy_decode(lp, chars)}
+    for width in args.beam_width:
+        out[f"beam{width}"] = lambda lp, chars, w=width: beam_decode(lp, chars, beam_width=w)
+        if lm is not None:
+            for alpha in args.lm_weight:
+                for beta in args.insertion_bonus:
+                    out[f"beam{width}+lm a={alpha} b={beta}"] = lambda lp, chars, w=width, a=alpha, b=beta: beam_decode(
+                        lp, chars, beam_width=w, lm=lm, lm_weight=a, insertion_bonus=b
+                    )
+    return out
+
+
+def evaluate_decoders(samples: list[LineSample], characters: str, decoders: dict) -> dict[str, dict]:
+    """CER (case-sensitive and not), WER and median/mean ms per line of each decoder over ``samples``."""
+    results = {}
+    for name, decode in decoders.items():
+        cer, cer_nocase, wer = ErrorRate(), ErrorRate(), ErrorRate()
+        times = []
+        for sample in samples:
+            start = time.perf_counter()
+            text = decode(sample.log_probs, characters).text
+            times.append((time.perf_counter() - start) * 1000)
+            cer.add(sample.reference, text)
+            cer_nocase.add(sample.reference.lower(), text.lower())
+            wer.add(sample.reference.split(), text.split())
+        results[name] = {
+            "cer": cer.value,
+            "cer_case_insensitive": cer_nocase.value,
+            "wer": wer.value,
+            "ms_per_line_median": float(np.median(times)) if times else None,
+            "ms_per_line_mean": float(np.mean(times)) if times else None,
+        }
+    return results
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data", type=Path, required=True, help="dataset folder (ALTO or PAGE-XML)")
+    parser.add_argument("--split", default="val")
+    parser.add_argument("--recognizer", default="line-recognizer", help="model folder or name")
+    parser.add_argument("--limit-pages", type=int, default=None)
+    parser.add_argument("--lm", type=Path, default=None, help="character LM (.npz from handocr.recognition.lm)")
+    parser.add_argument("--beam-width", type=int, nargs="*", default=[8])
+    parser.add_argument("--lm-weight", type=float, nargs="*", default=[0.3, 0.6])
+    parser.add_argument("--insertion-bonus", type=float, nargs="*", default=[0.0, 1.0])
+    parser.add_argument("--calibration", action="store_true", help="also report confidence calibration")
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--out", type=Path, default=None, help="JSON results (default: print only)")
+    args = parser.parse_args()
+
+    recognizer = load_recognizer(args.recognizer, threads=args.threads)
+    recognizer.temperature = 1.0  # decoders and calibration read raw posteriors
+    lm = CharNgramLM.load(args.lm) if args.lm else None
+    start = time.perf_counter()
+    samples = collect_samples(recognizer, args.data, args.split, limit_pages=args.limit_pages)
+    model_s = time.perf_counter() - start
+    characters = recognizer.charset.characters
+    results = evaluate_decoders(samples, characters, _decoders(args, lm))
+    report: dict = {
+        "data": str(args.data),
+        "split": args.split,
+        "recognizer": str(args.recognizer),
+        "lm": str(args.lm) if args.lm else None,
+        "lines": len(samples),
+        "pages": len({s.page for s in samples}),
+        "model_seconds": round(model_s, 2),
+        "decoders": results,
+    }
+    print(f"{args.data} [{args.split}] {report['pages']} pages, {len(samples)} lines")
+    print(f"{'decoder':<28} {'CER':>7} {'CER-nc':>7} {'WER':>7} {'ms/line':>8}")
+    for name, r in results.items():
+        cer, cer_nc, wer, ms = r["cer"], r["cer_case_insensitive"], r["wer"], r["ms_per_line_median"]
+        print(f"{name:<28} {cer:7.4f} {cer_nc:7.4f} {wer:7.4f} {ms:8.2f}")
+    if args.calibration:
+        report["calibration"] = cross_fit_report(samples, characters)
+        cal = report["calibration"]
+        print(f"temperature fitted on half A: {cal['temperature']:.2f} (evaluated on half B)")
+        for level in ("char", "word", "line"):
+            before, after = cal["before"][level], cal["after"][level]
+            print(f"  {level:<5} ECE {before['ece']:.4f} -> {after['ece']:.4f}   n={before['n']}")
+    if args.out:
+        args.out.write_text(json.dumps(report, indent=2, ensure_ascii=False))
+        print(f"wrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()

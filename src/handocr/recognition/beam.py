@@ -1,0 +1,237 @@
+"""CTC prefix beam search in NumPy, with optional character language-model scoring.
+
+The search keeps, for every prefix, the log-probability of all paths that produce it ending in a
+blank (``p_b``) and in its last character (``p_nb``); a prefix's score is their sum plus
+``lm_weight * log P_lm(prefix) + insertion_bonus * len(prefix)``. Per frame, only characters with
+a probability of at least ``prune_threshold`` may start a new character (most frames are
+blank-dominated, so most frames extend no prefix); prefixes scoring more than ``beam_threshold``
+below the best are dropped as well as those beyond ``beam_width``.
+
+The chosen text is then aligned to the frames (Viterbi forced alignment of its label sequence), so
+the result carries per-character confidences and frame spans exactly like greedy decoding.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from handocr.recognition.ctc import DecodedLine, greedy_decode
+
+if TYPE_CHECKING:
+    from handocr.recognition.lm import CharNgramLM
+
+NEG_INF = -math.inf
+
+
+def _lse(a: float, b: float) -> float:
+    """``log(exp(a) + exp(b))`` for scalars."""
+    if a < b:
+        a, b = b, a
+    if b == NEG_INF:
+        return a
+    return a + math.log1p(math.exp(b - a))
+
+
+class _Beam:
+    __slots__ = ("lm", "p_b", "p_nb", "state")
+
+    def __init__(self, p_b: float, p_nb: float, lm: float, state: int) -> None:
+        self.p_b, self.p_nb, self.lm, self.state = p_b, p_nb, lm, state
+
+
+def prefix_beam_search(
+    log_probs: np.ndarray,
+    beam_width: int = 8,
+    lm: CharNgramLM | None = None,
+    characters: str = "",
+    lm_weight: float = 0.5,
+    insertion_bonus: float = 0.0,
+    prune_threshold: float = 1e-3,
+    beam_threshold: float = 10.0,
+    max_candidates: int = 10,
+) -> list[int]:
+    """Best label sequence (class indices, no blanks) for one line's ``(T, C)`` log-probabilities.
+
+    ``characters[i - 1]`` is the character of class ``i`` (needed only with ``lm``). Scores are in
+    natural log; ``beam_threshold`` is in nats; at most ``max_candidates`` classes per frame may
+    start a character. A run of frames where no class may start one is applied in one step (the
+    paths that leave the last character after the run's first frame, each under ``prune_threshold``,
+    are left out).
+    """
+    log_probs = np.asarray(log_probs, dtype=np.float64)
+    frames = log_probs.shape[0]
+    use_lm = lm is not None and lm_weight != 0.0
+    lm_symbols = [lm.symbol(c) for c in characters] if use_lm and lm is not None else []
+    start_state = lm.start_state if use_lm and lm is not None else 0
+    beams: dict[tuple[int, ...], _Beam] = {(): _Beam(0.0, NEG_INF, 0.0, start_state)}
+    candidates = _candidates(log_probs, prune_threshold, max_candidates)
+    cumulative = np.vstack([np.zeros((1, log_probs.shape[1])), np.cumsum(log_probs, axis=0)])
+    rows = log_probs.tolist()
+    best_score = 0.0
+    t = 0
+    while t < frames:
+        if not candidates[t]:  # a run of frames with nothing to start: stay, in one step
+            end = t + 1
+            while end < frames and not candidates[end]:
+                end += 1
+            blank = float(cumulative[end, 0] - cumulative[t, 0])
+            for prefix, beam in beams.items():
+                last = float(cumulative[end, prefix[-1]] - cumulative[t, prefix[-1]]) if prefix else NEG_INF
+                beam.p_b, beam.p_nb = _lse(beam.p_b, beam.p_nb) + blank, beam.p_nb + last
+            best_score += blank  # the best prefix stays the best within the run, to a close bound
+            t = end
+            continue
+        row = rows[t]
+        # an extension scoring below the best prefix (with this frame's best class) less the threshold
+        # cannot survive pruning; LM terms only lower a score, by at least the insertion bonus
+        floor = best_score + max(row) - beam_threshold - max(insertion_bonus, 0.0)
+        nxt: dict[tuple[int, ...], _Beam] = {}
+        blank, cands = row[0], candidates[t]
+        for prefix, beam in beams.items():
+            last = prefix[-1] if prefix else 0
+            p_b = beam.p_b
+            total = _lse(p_b, beam.p_nb)
+            # stay: a blank, or the last character repeated (may merge with an extension made earlier)
+            stay_nb = beam.p_nb + row[last] if prefix else NEG_INF
+            target = nxt.get(prefix)
+            if target is None:
+                nxt[prefix] = _Beam(total + blank, stay_nb, beam.lm, beam.state)
+            else:
+                target.p_b = total + blank
+                target.p_nb = _lse(target.p_nb, stay_nb)
+            for c in cands:  # best first
+                p = row[c]
+                if total + beam.lm + p < floor:
+                    break
+                # a repeated character needs a blank between: only paths ending in blank extend
+                extend = (p_b if c == last else total) + p
+                if extend == NEG_INF:
+                    continue
+                new = (*prefix, c)
+                target = nxt.get(new)
+                if target is not None:
+                    target.p_nb = _lse(target.p_nb, extend)
+                    continue
+                lm_score, state = beam.lm + insertion_bonus, beam.state
+                if use_lm and lm is not None:
+                    symbol = lm_symbols[c - 1]
+                    lm_score += lm_weight * lm.log_prob_symbol(state, symbol)
+                    state = lm.next_state(state, symbol)
+                nxt[new] = _Beam(NEG_INF, extend, lm_score, state)
+        beams, best_score = _prune(nxt, beam_width, beam_threshold)
+        t += 1
+    if use_lm and lm is not None:  # the line ends: score the closing boundary
+        space = lm.symbol(" ")
+        for beam in beams.values():
+            beam.lm += lm_weight * lm.log_prob_symbol(beam.state, space)
+    best = max(beams.items(), key=lambda item: _lse(item[1].p_b, item[1].p_nb) + item[1].lm)
+    return list(best[0])
+
+
+def _candidates(log_probs: np.ndarray, threshold: float, limit: int) -> list[list[int]]:
+    """Per frame, the classes (not blank) at or above ``threshold`` probability, at most ``limit``, best first."""
+    scores = log_probs[:, 1:]
+    mask = scores >= np.log(threshold)
+    out: list[list[int]] = [[] for _ in range(len(scores))]
+    for t in np.flatnonzero(mask.any(axis=1)).tolist():
+        classes = np.flatnonzero(mask[t])
+        if len(classes) > limit:
+            classes = classes[np.argsort(-scores[t, classes], kind="stable")[:limit]]
+        out[t] = (classes + 1).tolist()
+    return out
+
+
+def _prune(
+    beams: dict[tuple[int, ...], _Beam], width: int, threshold: float
+) -> tuple[dict[tuple[int, ...], _Beam], float]:
+    """The best ``width`` prefixes within ``threshold`` of the best, and the best score."""
+    scored = [(_lse(b.p_b, b.p_nb) + b.lm, prefix) for prefix, b in beams.items()]
+    scored.sort(key=lambda x: x[0], reverse=True)
+    best = scored[0][0]
+    return {prefix: beams[prefix] for score, prefix in scored[:width] if score >= best - threshold}, best
+
+
+def forced_alignment(log_probs: np.ndarray, labels: list[int]) -> list[tuple[int, int]]:
+    """Frame span ``(first, last)`` (inclusive) of each label on the best CTC path producing ``labels``.
+
+    Viterbi over the blank-extended sequence ``[0, l1, 0, l2, ..., 0]``; spans are in order, do not
+    overlap and lie in ``[0, T)``. Raises ``ValueError`` when no path of ``T`` frames yields ``labels``.
+    """
+    if not labels:
+        return []
+    log_probs = np.asarray(log_probs, dtype=np.float64)
+    frames = log_probs.shape[0]
+    ext = np.zeros(2 * len(labels) + 1, dtype=np.int64)
+    ext[1::2] = labels
+    n = len(ext)
+    skip = np.zeros(n, dtype=bool)  # may jump from s - 2 to s (a label differing from the one before)
+    skip[3::2] = ext[3::2] != ext[1:-2:2]
+    emit = log_probs[:, ext]
+    jump_penalty = np.where(skip, 0.0, NEG_INF)
+    padded = np.full(n + 2, NEG_INF)  # padded[s + 2] = delta[s]
+    padded[2] = emit[0, 0]
+    padded[3] = emit[0, 1]
+    back = np.zeros((frames, n), dtype=np.int8)
+    for t in range(1, frames):
+        stay, step, jump = padded[2:], padded[1:-1], padded[:-2] + jump_penalty
+        best = np.maximum(stay, step)
+        arg = (step > stay).astype(np.int8)
+        take_jump = jump > best
+        arg[take_jump] = 2
+        back[t] = arg
+        padded[2:] = np.where(take_jump, jump, best) + emit[t]
+    delta = padded[2:]
+    end = n - 1 if delta[n - 1] >= delta[n - 2] else n - 2
+    if delta[end] == NEG_INF:
+        raise ValueError(f"{len(labels)} labels cannot be aligned to {frames} frames")
+    states = np.empty(frames, dtype=np.int64)
+    s = end
+    for t in range(frames - 1, -1, -1):
+        states[t] = s
+        s -= int(back[t, s])
+    spans = []
+    for i in range(len(labels)):
+        where = np.flatnonzero(states == 2 * i + 1)
+        spans.append((int(where[0]), int(where[-1])))
+    return spans
+
+
+def aligned_line(log_probs: np.ndarray, labels: list[int], characters: str) -> DecodedLine:
+    """A :class:`DecodedLine` for ``labels``: spans from :func:`forced_alignment`, and as in greedy
+    decoding each character's confidence is its highest frame probability within its span."""
+    spans = forced_alignment(log_probs, labels)
+    confs = [float(np.exp(log_probs[t0 : t1 + 1, c].max())) for c, (t0, t1) in zip(labels, spans, strict=True)]
+    return DecodedLine("".join(characters[c - 1] for c in labels), confs, spans)
+
+
+def beam_decode(
+    log_probs: np.ndarray,
+    characters: str,
+    beam_width: int = 8,
+    lm: CharNgramLM | None = None,
+    lm_weight: float = 0.5,
+    insertion_bonus: float = 0.0,
+    prune_threshold: float = 1e-3,
+) -> DecodedLine:
+    """Beam-search decode one line's ``(T, C)`` log-probabilities (class 0 = blank) into a
+    :class:`DecodedLine` (text, per-character confidences and frame spans), like ``greedy_decode``.
+
+    When the search agrees with the best path, the greedy result is returned: the best path is then
+    also the best alignment of the text, so spans and confidences are the same, without the Viterbi.
+    """
+    labels = prefix_beam_search(
+        log_probs,
+        beam_width=beam_width,
+        lm=lm,
+        characters=characters,
+        lm_weight=lm_weight,
+        insertion_bonus=insertion_bonus,
+        prune_threshold=prune_threshold,
+    )
+    greedy = greedy_decode(log_probs, characters)
+    if greedy.text == "".join(characters[c - 1] for c in labels):
+        return greedy
+    return aligned_line(log_probs, labels, characters)

@@ -1,0 +1,139 @@
+"""Start recognizer training from existing weights: the shipped model, a checkpoint or a weights file.
+
+Weights files (``model.pt`` beside a model's ``model.onnx``) hold ``{"model": state_dict,
+"charset": str, "architecture": "crnn-v1", "line_height": 32, "downsample": 4}``; a bare state_dict
+is read too, its charset then taken from the ``model.onnx`` beside it. When the training texts have
+characters the weights cannot write, the charset is extended at its end and the classifier gets new
+rows; the rows of the known characters are kept, so what the model knows is not reset.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from handocr.errors import ModelNotFound
+from handocr.models import DEFAULT_RECOGNIZER, model_roots
+from handocr.recognition.charset import Charset
+from handocr.recognition.preprocess import LINE_HEIGHT
+
+WEIGHTS_FILE = "model.pt"
+ARCHITECTURE = "crnn-v1"
+CLASSIFIER = ("classifier.weight", "classifier.bias")
+
+
+@dataclass
+class InitialWeights:
+    """Weights to start from, the charset they were trained with, and where they came from."""
+
+    state: dict[str, torch.Tensor]
+    charset: Charset
+    source: str
+
+
+def shipped_weights_path(name: str = DEFAULT_RECOGNIZER) -> Path:
+    """``model.pt`` of the shipped recognizer (first model root that has one)."""
+    for root in model_roots():
+        candidate = root / name / WEIGHTS_FILE
+        if candidate.is_file():
+            return candidate
+    searched = ", ".join(str(r / name) for r in model_roots())
+    raise ModelNotFound(f"no {WEIGHTS_FILE} for {name!r} (searched {searched}); train with --from scratch")
+
+
+def resolve_init(spec: str) -> InitialWeights | None:
+    """``scratch`` → ``None``; ``shipped`` → the shipped weights; else a ``.pt``/``.ckpt`` file or a
+    folder holding ``model.pt`` (a model folder) or ``best.ckpt`` (a run folder)."""
+    if spec == "scratch":
+        return None
+    if spec == "shipped":
+        return read_weights(shipped_weights_path())
+    path = Path(spec)
+    if path.is_dir():
+        for name in (WEIGHTS_FILE, "best.ckpt", "last.ckpt"):
+            if (path / name).is_file():
+                return read_weights(path / name)
+        raise ModelNotFound(f"{path}: no {WEIGHTS_FILE}, best.ckpt or last.ckpt inside")
+    if not path.is_file():
+        raise ModelNotFound(f"--from {spec!r}: not 'scratch', 'shipped', a weights file or a folder")
+    return read_weights(path)
+
+
+def read_weights(path: Path) -> InitialWeights:
+    """Read a weights file or a trainer checkpoint (see the module docstring)."""
+    try:
+        obj = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception:
+        if path.suffix != ".ckpt":  # only our own checkpoints (they hold RNG state) are unpickled in full
+            raise
+        obj = torch.load(path, map_location="cpu", weights_only=False)
+    if isinstance(obj, dict) and isinstance(obj.get("model"), dict):
+        state, characters = obj["model"], obj.get("charset")
+    else:
+        state, characters = obj, None
+    if characters is None:
+        characters = _charset_beside(path, state)
+    return InitialWeights(state=dict(state), charset=Charset(characters), source=str(path))
+
+
+def _charset_beside(path: Path, state: dict) -> str:
+    onnx_path = path.with_name("model.onnx")
+    if onnx_path.is_file():
+        from handocr.runtime import make_session, model_metadata
+
+        meta = model_metadata(make_session(onnx_path, threads=1))
+        if "charset" in meta:
+            return Charset.from_json(meta["charset"]).characters
+    rows = state[CLASSIFIER[0]].shape[0]
+    if rows == Charset().num_classes:
+        return Charset().characters
+    raise ModelNotFound(f"{path}: no charset stored with the weights and no model.onnx beside them")
+
+
+def extend_charset(charset: Charset, texts: list[str]) -> Charset:
+    """``charset`` with the characters of ``texts`` it lacks appended (sorted, so runs agree)."""
+    missing = sorted({c for text in texts for c in charset.unknown(text)})
+    return Charset(charset.characters + "".join(missing)) if missing else charset
+
+
+def adapt_classifier(state: dict[str, torch.Tensor], old: Charset, new: Charset) -> dict[str, torch.Tensor]:
+    """``state`` with classifier rows for ``new`` (which must start with ``old``'s characters).
+
+    Known characters keep their rows; a new character starts with small random weights and a bias
+    a little under the average, so it is learnable without disturbing what the model reads already.
+    """
+    if not new.characters.startswith(old.characters):
+        raise ValueError("the new charset must extend the old one at its end")
+    extra = new.num_classes - old.num_classes
+    if extra == 0:
+        return state
+    weight, bias = state[CLASSIFIER[0]], state[CLASSIFIER[1]]
+    generator = torch.Generator().manual_seed(0)
+    new_rows = torch.randn(extra, weight.shape[1], generator=generator) * weight[1:].std() * 0.1
+    new_bias = torch.full((extra,), float(bias[1:].mean() - 1.0))
+    out = dict(state)
+    out[CLASSIFIER[0]] = torch.cat([weight, new_rows.to(weight.dtype)])
+    out[CLASSIFIER[1]] = torch.cat([bias, new_bias.to(bias.dtype)])
+    return out
+
+
+def weights_payload(state: dict[str, torch.Tensor], charset: Charset) -> dict:
+    """The content of a ``model.pt`` weights file."""
+    return {
+        "model": {k: v.detach().cpu() for k, v in state.items()},
+        "charset": charset.characters,
+        "architecture": ARCHITECTURE,
+        "line_height": LINE_HEIGHT,
+        "downsample": 4,
+    }
+
+
+def save_weights(state: dict[str, torch.Tensor], charset: Charset, target: Path) -> Path:
+    """Write a ``model.pt`` weights file (loadable with ``torch.load(weights_only=True)``)."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(target.name + ".tmp")
+    torch.save(weights_payload(state, charset), tmp)
+    tmp.replace(target)
+    return target

@@ -1,0 +1,156 @@
+"""CTC prefix beam search and forced alignment on synthetic log-probabilities."""
+
+from __future__ import annotations
+
+import itertools
+import time
+
+import numpy as np
+import pytest
+
+from handocr.recognition.beam import aligned_line, beam_decode, forced_alignment, prefix_beam_search
+from handocr.recognition.ctc import greedy_decode, log_softmax
+from handocr.recognition.lm import build_char_lm
+
+CHARS = "abcdefghijklmnopqrstuvwxyz "
+
+
+def peaked_line(text: str, seed: int = 0, sharp: float = 8.0, chars: str = CHARS) -> np.ndarray:
+    """Log-probabilities ``(T, C)`` of a confident CTC model writing ``text``: each character for one or
+    two frames, one to three blank frames between, random runner-up classes."""
+    rng = np.random.default_rng(seed)
+    path = [0]
+    for i, ch in enumerate(text):
+        if i and text[i - 1] == ch:
+            path.append(0)
+        path.extend([chars.index(ch) + 1] * int(rng.integers(1, 3)))
+        path.extend([0] * int(rng.integers(1, 4)))
+    logits = rng.normal(0.0, 1.0, (len(path), len(chars) + 1))
+    logits[np.arange(len(path)), path] += sharp
+    return log_softmax(logits)
+
+
+def table(rows: list[dict[str, float]], chars: str = "ab") -> np.ndarray:
+    """Log-probabilities from per-frame probabilities given by name (``"-"`` for blank)."""
+    out = np.full((len(rows), len(chars) + 1), 1e-9)
+    for t, row in enumerate(rows):
+        for name, p in row.items():
+            out[t, 0 if name == "-" else chars.index(name) + 1] = p
+    out /= out.sum(axis=1, keepdims=True)
+    return np.log(out)
+
+
+def text_of(labels: list[int], chars: str = "ab") -> str:
+    return "".join(chars[c - 1] for c in labels)
+
+
+def test_beam_fixes_greedy_when_summed_prefix_probability_wins():
+    # greedy path "--" has p = 0.36; prefix "a" has 0.16 + 0.24 + 0.24 = 0.64
+    lp = table([{"a": 0.4, "-": 0.6}, {"a": 0.4, "-": 0.6}])
+    assert greedy_decode(lp, "ab").text == ""
+    assert text_of(prefix_beam_search(lp, beam_width=4)) == "a"
+    assert beam_decode(lp, "ab", beam_width=4).text == "a"
+
+
+def test_repeated_characters_need_a_blank():
+    assert text_of(prefix_beam_search(table([{"a": 0.9}, {"-": 0.9}, {"a": 0.9}]), 4)) == "aa"
+    assert text_of(prefix_beam_search(table([{"a": 0.9}, {"a": 0.9}]), 4)) == "a"
+    assert prefix_beam_search(table([{"-": 0.99}] * 5), 4) == []
+
+
+def _exact_best_prefix(lp: np.ndarray) -> tuple[tuple[int, ...], float]:
+    totals: dict[tuple[int, ...], float] = {}
+    for path in itertools.product(range(lp.shape[1]), repeat=lp.shape[0]):
+        labels, prev = [], 0
+        for c in path:
+            if c and c != prev:
+                labels.append(c)
+            prev = c
+        p = float(np.exp(sum(lp[t, c] for t, c in enumerate(path))))
+        totals[tuple(labels)] = totals.get(tuple(labels), 0.0) + p
+    best = max(totals, key=lambda k: totals[k])
+    second = sorted(totals.values())[-2]
+    return best, totals[best] - second
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_wide_beam_finds_the_most_probable_labelling(seed):
+    rng = np.random.default_rng(seed)
+    lp = log_softmax(rng.normal(0, 1.5, (5, 3)))
+    best, margin = _exact_best_prefix(lp)
+    if margin < 1e-6:
+        pytest.skip("tie")
+    assert tuple(prefix_beam_search(lp, beam_width=64, prune_threshold=1e-12, beam_threshold=np.inf)) == best
+
+
+@pytest.mark.parametrize("seed", range(10))
+def test_width_one_without_lm_equals_greedy_on_confident_frames(seed):
+    lp = peaked_line("the quick brown fox jumps", seed=seed)
+    greedy = greedy_decode(lp, CHARS)
+    beam = beam_decode(lp, CHARS, beam_width=1)
+    assert beam.text == greedy.text == "the quick brown fox jumps"
+    assert beam.spans == greedy.spans
+    assert np.allclose(beam.char_confidences, greedy.char_confidences)
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_forced_alignment_of_the_greedy_text_is_the_greedy_path(seed):
+    lp = peaked_line("a bb ccc abc", seed=seed, sharp=4.0)
+    greedy = greedy_decode(lp, CHARS)
+    labels = [CHARS.index(c) + 1 for c in greedy.text]
+    aligned = aligned_line(lp, labels, CHARS)
+    assert aligned.text == greedy.text
+    assert aligned.spans == greedy.spans
+    assert np.allclose(aligned.char_confidences, greedy.char_confidences)
+
+
+@pytest.mark.parametrize("seed", range(10))
+def test_forced_alignment_spans_are_monotone_and_inside(seed):
+    rng = np.random.default_rng(seed)
+    lp = log_softmax(rng.normal(0, 2.0, (40, len(CHARS) + 1)))
+    labels = [int(c) for c in rng.integers(1, len(CHARS) + 1, size=int(rng.integers(1, 15)))]
+    spans = forced_alignment(lp, labels)
+    assert len(spans) == len(labels)
+    for (_a0, a1), (b0, _b1) in itertools.pairwise(spans):
+        assert a1 < b0
+    for t0, t1 in spans:
+        assert 0 <= t0 <= t1 < 40
+
+
+def test_forced_alignment_rejects_impossible_labels():
+    lp = table([{"a": 0.9}, {"a": 0.9}])
+    with pytest.raises(ValueError):
+        forced_alignment(lp, [1, 1])  # "aa" needs three frames
+    assert forced_alignment(lp, []) == []
+
+
+def test_decoded_line_has_one_confidence_and_span_per_character():
+    lp = peaked_line("hello world", seed=3)
+    line = beam_decode(lp, CHARS, beam_width=8)
+    assert line.text == "hello world"
+    assert len(line.char_confidences) == len(line.spans) == len(line.text)
+    assert all(0.0 < c <= 1.0 for c in line.char_confidences)
+
+
+def test_language_model_picks_the_word_it_knows():
+    chars = "acdtx"
+    # "ca" then a frame torn between x (0.55) and t (0.45): greedy reads "cax"
+    lp = table(
+        [{"c": 0.95}, {"-": 0.95}, {"a": 0.95}, {"-": 0.95}, {"x": 0.55, "t": 0.45}, {"-": 0.95}],
+        chars,
+    )
+    assert greedy_decode(lp, chars).text == "cax"
+    lm = build_char_lm(words=["cat", "act", "tac", "data", "cad"] * 3, order=3, min_counts=(1,), min_char_count=1)
+    assert beam_decode(lp, chars, beam_width=8).text == "cax"
+    assert beam_decode(lp, chars, beam_width=8, lm=lm, lm_weight=0.5).text == "cat"
+
+
+def test_beam_is_fast_on_confident_lines():
+    text = "the quick brown fox jumps over the lazy dog again"
+    lines = [peaked_line(text, seed=s) for s in range(10)]
+    lm = build_char_lm(words=text.split() * 3, order=4, min_counts=(1,), min_char_count=1)
+    start = time.perf_counter()
+    for lp in lines:
+        assert beam_decode(lp, CHARS, beam_width=16, lm=lm, lm_weight=0.3).text == text
+    per_line_ms = (time.perf_counter() - start) * 1000 / len(lines)
+    assert per_line_ms < 100  # generous: the machine may be busy; typically a few ms

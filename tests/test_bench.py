@@ -1,0 +1,240 @@
+"""Fast tests of the benchmarks' pure helpers (no benchmark is run, no server is started)."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import math
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.common import (
+    BenchPage,
+    corpus_rates,
+    edit_distance,
+    fmt,
+    interleave_by_set,
+    markdown_table,
+    normalize_ws,
+    percentile,
+    summarize,
+    text_scores,
+    write_results,
+)
+from bench.latency import CallProbe, probe_fields
+from bench.peers import best_tesseract, ratios, rotated
+from bench.serving import arrival_times, free_port, max_rate_within
+from bench.soak import growth
+
+from handocr.evaluation.text_metrics import edit_distance as reference_edit_distance
+
+# -- statistics ----------------------------------------------------------------------------------
+
+
+@given(st.lists(st.floats(-1e6, 1e6), min_size=1, max_size=50), st.floats(0, 100))
+def test_percentile_matches_numpy(values: list[float], q: float) -> None:
+    assert percentile(values, q) == pytest.approx(float(np.percentile(values, q)), rel=1e-9, abs=1e-6)
+
+
+def test_percentile_small_cases() -> None:
+    assert percentile([3.0, 1.0, 2.0], 50) == 2.0
+    assert percentile([1.0, 2.0, 3.0, 4.0], 50) == 2.5
+    assert percentile([10.0], 95) == 10.0
+    assert math.isnan(percentile([], 50))
+    with pytest.raises(ValueError):
+        percentile([1.0], 101)
+
+
+def test_summarize() -> None:
+    s = summarize(range(1, 101))
+    assert s["n"] == 100
+    assert s["median"] == 50.5
+    assert s["p95"] == pytest.approx(95.05)
+    assert s["min"] == 1 and s["max"] == 100
+    assert summarize([])["n"] == 0 and math.isnan(summarize([])["median"])
+
+
+# -- tables and output ---------------------------------------------------------------------------
+
+
+def test_fmt() -> None:
+    assert fmt(1.23456, 2) == "1.23"
+    assert fmt(float("nan")) == "-"
+    assert fmt(None) == "-"
+    assert fmt(True) == "yes"
+    assert fmt(7) == "7"
+
+
+def test_markdown_table_aligns_and_right_aligns_numbers() -> None:
+    text = markdown_table(["name", "ms"], [["handocr", 12.345], ["tesseract", float("nan")]])
+    lines = text.splitlines()
+    assert lines[0] == "| name      |   ms |"
+    assert lines[1] == "|-----------|-----:|"
+    assert lines[2] == "| handocr   | 12.3 |"
+    assert lines[3] == "| tesseract |    - |"
+    assert len({len(line) for line in lines}) == 1
+
+
+def test_markdown_table_rejects_ragged_rows() -> None:
+    with pytest.raises(ValueError):
+        markdown_table(["a", "b"], [[1]])
+
+
+def test_write_results_turns_nan_into_null(tmp_path: Path) -> None:
+    files = write_results(tmp_path / "x", {"v": float("nan"), "a": np.float32(1.5), "p": tmp_path}, "| t |")
+    assert [f.suffix for f in files] == [".json", ".md"]
+    data = json.loads(files[0].read_text())
+    assert data == {"v": None, "a": 1.5, "p": str(tmp_path)}
+    assert files[1].read_text() == "| t |\n"
+
+
+# -- text metrics --------------------------------------------------------------------------------
+
+text = st.text(alphabet="ab cé\n", max_size=40)
+
+
+@given(text, text)
+def test_edit_distance_matches_the_project_metric(a: str, b: str) -> None:
+    assert edit_distance(a, b) == reference_edit_distance(a, b)
+    assert edit_distance(a.split(), b.split()) == reference_edit_distance(a.split(), b.split())
+
+
+def test_edit_distance_examples() -> None:
+    assert edit_distance("kitten", "sitting") == 3
+    assert edit_distance("", "abc") == 3
+    assert edit_distance("abc", "") == 3
+    assert edit_distance("same", "same") == 0
+
+
+def test_text_scores_whitespace_and_case() -> None:
+    scores = text_scores("Le chat\nnoir", "le chat noir")
+    assert scores["cer_errors"] == 2  # 'L'->'l' and '\n'->' '
+    assert scores["cer_ws_errors"] == 1  # only the case
+    assert scores["cer_ws_ci_errors"] == 0
+    assert scores["wer_errors"] == 1
+    assert scores["cer"] == pytest.approx(2 / 12)
+    assert normalize_ws("  a \n\n b\tc ") == "a b c"
+
+
+def test_corpus_rates_sum_counts_not_rates() -> None:
+    rows = [text_scores("aaaa", "aaab"), text_scores("bb", "bb")]
+    assert corpus_rates(rows)["cer"] == pytest.approx(1 / 6)
+    assert math.isnan(corpus_rates([])["cer"])
+
+
+# -- page order and peers ------------------------------------------------------------------------
+
+
+def test_interleave_by_set() -> None:
+    pages = [BenchPage(s, None, "") for s in ["a", "a", "a", "b"]]
+    assert [p.set_name for p in interleave_by_set(pages)] == ["a", "b", "a", "a"]
+
+
+def test_rotated() -> None:
+    assert rotated([1, 2, 3], 1) == [2, 3, 1]
+    assert rotated([1, 2, 3], 4) == [2, 3, 1]
+    assert rotated([], 2) == []
+
+
+def _system(ms: float, cer_ws: float) -> dict:
+    return {"ms": {"median": ms, "p95": 2 * ms}, "cer_ws": cer_ws}
+
+
+def test_ratios_use_the_best_tesseract_psm() -> None:
+    per = {
+        "handocr": _system(100, 0.1),
+        "tesseract-psm4": _system(400, 0.5),
+        "tesseract-psm6": _system(200, 0.3),
+        "rapidocr": _system(1000, 0.05),
+    }
+    assert best_tesseract(per) == "tesseract-psm6"
+    assert ratios(per) == {"handocr/tesseract": 0.5, "handocr/rapidocr": 0.1}
+    assert ratios(per, stat="p95")["handocr/tesseract"] == 0.5
+
+
+# -- open-loop schedule and load verdict ---------------------------------------------------------
+
+
+def test_uniform_arrivals_are_evenly_spaced() -> None:
+    times = arrival_times(4, duration_s=2.0)
+    assert times == pytest.approx([0, 0.25, 0.5, 0.75, 1.0, 1.25, 1.5, 1.75])
+
+
+def test_arrivals_capped_by_count() -> None:
+    assert len(arrival_times(100, duration_s=10, max_requests=7)) == 7
+
+
+def test_poisson_arrivals_are_seeded_increasing_and_near_the_rate() -> None:
+    times = arrival_times(5, duration_s=200, process="poisson", seed=3)
+    assert times == arrival_times(5, duration_s=200, process="poisson", seed=3)
+    assert times[0] == 0 and all(b > a for a, b in itertools.pairwise(times))
+    assert all(t < 200 for t in times)
+    assert len(times) / 200 == pytest.approx(5, rel=0.1)
+
+
+def test_arrivals_reject_bad_input() -> None:
+    with pytest.raises(ValueError):
+        arrival_times(0, 1)
+    with pytest.raises(ValueError):
+        arrival_times(1, 1, process="bursty")
+
+
+def test_max_rate_within_slo() -> None:
+    rows = [
+        {"rate": 1.0, "p95_ms": 300.0, "failure_rate": 0.0},
+        {"rate": 2.0, "p95_ms": 450.0, "failure_rate": 0.0},
+        {"rate": 3.0, "p95_ms": 200.0, "failure_rate": 0.5},  # fast only because it refused work
+        {"rate": 4.0, "p95_ms": 900.0, "failure_rate": 0.0},
+        {"rate": 5.0, "p95_ms": None, "failure_rate": 1.0},
+    ]
+    assert max_rate_within(rows, 500, 0.01) == 2.0
+    assert max_rate_within(rows[3:], 500, 0.01) is None
+
+
+def test_free_port_is_a_port() -> None:
+    assert 0 < free_port() < 65536
+
+
+# -- soak ----------------------------------------------------------------------------------------
+
+
+def test_growth_after_warmup() -> None:
+    samples = [{"requests": n, "rss": 100.0 + (50 if n else 0) + n * 0.1} for n in range(0, 1001, 100)]
+    result = growth(samples, warmup=200)
+    assert result["start"] == pytest.approx(170.0)
+    assert result["end"] == pytest.approx(250.0)
+    assert result["relative"] == pytest.approx(250 / 170 - 1)
+    assert result["slope_bytes_per_request"] == pytest.approx(0.1)
+    assert result["max"] == pytest.approx(250.0)
+
+
+# -- latency probes ------------------------------------------------------------------------------
+
+
+def test_call_probe_records_calls_on_one_instance_only() -> None:
+    class Model:
+        def recognize(self, crops: list) -> list:
+            return [len(c) for c in crops]
+
+    model, other = Model(), Model()
+    probe = CallProbe(model, "recognize")
+    assert model.recognize(["ab", "c"]) == [2, 1]
+    other.recognize(["x"])
+    calls = probe.take()
+    assert [n for _, n in calls] == [2]
+    assert probe.take() == []
+
+
+def test_probe_fields_split_main_work_from_orientation() -> None:
+    fields = probe_fields([(50.0, 1), (40.0, 1)], [(5.0, 5), (6.0, 5), (30.0, 12)])
+    assert fields["detector_calls"] == 2
+    assert fields["recognizer_crops"] == 22
+    assert fields["orientation_ms"] == pytest.approx(40.0 + 11.0)
+    assert probe_fields([(50.0, 1)], [(30.0, 12)])["orientation_ms"] == 0

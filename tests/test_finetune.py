@@ -1,0 +1,146 @@
+"""Fine-tuning: start from weights (charset kept, extended for new characters), early stop, install."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+pytest.importorskip("torch")
+
+import torch
+
+from handocr.recognition.charset import Charset
+
+SHARED_HOOKER = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "real" / "hooker"
+
+
+@pytest.fixture(scope="module")
+def two_page_set(tmp_path_factory) -> Path:
+    """Two hooker pages copied into a folder of their own (PAGE-XML beside images, no split file)."""
+    if not SHARED_HOOKER.is_dir():
+        pytest.skip("../shared/data/real is not beside the checkout")
+    from handocr.datasets import DatasetFolder
+
+    root = tmp_path_factory.mktemp("two") / "set"
+    (root / "page").mkdir(parents=True)
+    for page in list(DatasetFolder(SHARED_HOOKER).pages("train"))[:2]:
+        shutil.copy(page.image_path, root / page.image_path.name)
+        shutil.copy(SHARED_HOOKER / "page" / f"{page.stem}.xml", root / "page" / f"{page.stem}.xml")
+    return root
+
+
+@pytest.fixture(scope="module")
+def base_model(two_page_set, tmp_path_factory) -> Path:
+    """A 2-step model whose charset lacks 'e', exported as a model folder (model.onnx + model.pt)."""
+    from handocr.datasets import load_pages
+    from handocr.training.recognizer import RecognizerTrainConfig, RecognizerTrainer, export_recognizer
+
+    out = tmp_path_factory.mktemp("base")
+    narrow = Charset(Charset().characters.replace("e", ""))
+    config = RecognizerTrainConfig(
+        out_dir=out / "run", max_steps=2, batch=4, holdout_fraction=0.5, epochs=1, extend_charset=False
+    )
+    trainer = RecognizerTrainer(load_pages([two_page_set], None), config, charset=narrow)
+    export_recognizer(trainer.train(), out / "models" / "base" / "model.onnx")
+    return out / "models" / "base"
+
+
+def _train_cli(argv: list[str]) -> int:
+    from handocr.training_cli import add_training_commands
+
+    parser = argparse.ArgumentParser(prog="handocr")
+    add_training_commands(parser.add_subparsers(dest="command", required=True))
+    args = parser.parse_args(argv)
+    return args.func(args)
+
+
+def test_export_writes_weights_with_charset(base_model):
+    from handocr.training.finetune import read_weights
+
+    weights = torch.load(base_model / "model.pt", weights_only=True)
+    assert weights["architecture"] == "crnn-v1" and "e" not in weights["charset"]
+    init = read_weights(base_model / "model.pt")
+    assert init.charset.characters == weights["charset"]
+    # a bare state_dict takes its charset from the model.onnx beside it
+    torch.save(weights["model"], base_model / "bare.pt")
+    assert read_weights(base_model / "bare.pt").charset == init.charset
+
+
+def test_adapt_classifier_keeps_known_rows():
+    from handocr.training.crnn import CRNN
+    from handocr.training.finetune import adapt_classifier, extend_charset
+
+    old = Charset("abc")
+    state = CRNN(old.num_classes).state_dict()
+    new = extend_charset(old, ["cab", "zebra"])
+    assert new.characters == "abcerz"
+    adapted = adapt_classifier(state, old, new)
+    assert adapted["classifier.weight"].shape[0] == new.num_classes == 7
+    assert torch.equal(adapted["classifier.weight"][:4], state["classifier.weight"])
+    assert torch.equal(adapted["classifier.bias"][:4], state["classifier.bias"])
+    CRNN(new.num_classes).load_state_dict(adapted)
+    with pytest.raises(ValueError):
+        adapt_classifier(state, old, Charset("xyz"))
+
+
+def test_finetune_from_weights_extends_charset_and_installs(two_page_set, base_model, tmp_path, monkeypatch):
+    from handocr.models import find_model, load_recognizer
+
+    models = tmp_path / "models"
+    models.mkdir()
+    monkeypatch.setenv("HANDOCR_MODELS", str(models))
+    argv = ["train", "recognizer", "--data", str(two_page_set), "--split", "all", "--out", str(tmp_path / "run")]
+    argv += ["--from", str(base_model), "--max-steps", "2", "--batch", "4", "--holdout", "0.5", "--install", "mine"]
+    assert _train_cli(argv) == 0
+    state = torch.load(tmp_path / "run" / "best.ckpt", weights_only=False)
+    assert state["init"] == str(base_model / "model.pt")
+    assert state["charset"].startswith(Charset().characters.replace("e", "")) and state["charset"].endswith("e")
+    assert state["history"][0]["initial"] is True and state["history"][0]["step"] == 0
+    folder = models / "mine"
+    settings = json.loads((folder / "model.json").read_text())
+    assert settings["kind"] == "recognizer" and settings["holdout_cer_before"] is not None
+    assert settings["holdout_cer_after"] <= settings["holdout_cer_before"]  # best.ckpt is never worse
+    card = (folder / "README.md").read_text()
+    assert "holdout CER before" in card and "'e'" in card
+    assert find_model("mine").folder == folder and (folder / "model.pt").is_file()
+    recognizer = load_recognizer("mine", threads=1)
+    assert recognizer.charset.characters == state["charset"]
+    assert len(recognizer.recognize([np.full((40, 200), 255, np.uint8)])) == 1
+
+
+def test_patience_stops_on_a_plateau(two_page_set, base_model, tmp_path):
+    from handocr.datasets import load_pages
+    from handocr.training.finetune import read_weights
+    from handocr.training.recognizer import RecognizerTrainConfig, RecognizerTrainer
+
+    config = RecognizerTrainConfig(
+        out_dir=tmp_path / "run", max_steps=20, batch=4, holdout_fraction=0.5, patience=2, eval_steps=1
+    )
+    trainer = RecognizerTrainer(load_pages([two_page_set], None), config, init=read_weights(base_model / "model.pt"))
+    trainer.evaluate_holdout = lambda: 0.5  # a plateau from the start
+    trainer.train()
+    assert trainer.step == 2 and trainer.patience_spent() and trainer.initial_cer == 0.5
+    resumed = RecognizerTrainer(load_pages([two_page_set], None), config)  # default charset: resume restores it
+    assert resumed.resume() and resumed.bad_evals == 2 and resumed.charset == trainer.charset
+
+
+def test_from_shipped_and_protected_names(two_page_set, base_model, tmp_path, monkeypatch, capsys):
+    import handocr.training.finetune as finetune
+
+    roots = tmp_path / "roots"
+    monkeypatch.setattr(finetune, "model_roots", lambda: [roots])
+    run = ["train", "recognizer", "--data", str(two_page_set), "--split", "all", "--max-steps", "1", "--batch", "4"]
+    run += ["--holdout", "0.5", "--out", str(tmp_path / "run")]
+    assert _train_cli([*run, "--from", "shipped"]) == 2
+    assert "--from scratch" in capsys.readouterr().err
+    (roots / "line-recognizer").mkdir(parents=True)
+    shutil.copy(base_model / "model.pt", roots / "line-recognizer" / "model.pt")
+    assert finetune.resolve_init("shipped").source == str(roots / "line-recognizer" / "model.pt")
+    assert finetune.resolve_init("scratch") is None
+    assert _train_cli([*run, "--install", "line-recognizer"]) == 2
+    assert _train_cli([*run, "--from", str(tmp_path / "nowhere")]) == 2

@@ -1,0 +1,89 @@
+"""The character n-gram language model: normalisation, preferences, storage, case folding."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from handocr.recognition.lm import WORD_LISTS, CharNgramLM, build_char_lm, main, read_word_list
+
+WORDS = ["chat", "chien", "cheval", "the", "there", "these", "cat", "catch", "dog", "dogs", "aujourd'hui"] * 2
+TEXTS = ["the cat and the dog", "le chat et le chien", "these dogs, there."]
+
+
+@pytest.fixture(scope="module")
+def lm() -> CharNgramLM:
+    return build_char_lm(WORDS, TEXTS, order=5, min_counts=(1,), min_char_count=1)
+
+
+@pytest.mark.parametrize("context", ["", "the ", "ch", "zzzz", "le chat et", "aujourd'"])
+def test_next_character_distribution_sums_to_one(lm, context):
+    total = sum(np.exp(lm.log_prob(context, c)) for c in lm.vocab)
+    assert total == pytest.approx(1.0, abs=1e-3)
+
+
+def test_pruned_model_still_normalised():
+    pruned = build_char_lm(WORDS, TEXTS, order=5, min_counts=(1, 1, 2, 3, 3), min_char_count=1)
+    full = build_char_lm(WORDS, TEXTS, order=5, min_counts=(1,), min_char_count=1)
+    assert sum(len(k) for k in pruned.ngram_keys) < sum(len(k) for k in full.ngram_keys)
+    for context in ["", "the", "chi", "dog"]:
+        assert sum(np.exp(pruned.log_prob(context, c)) for c in pruned.vocab) == pytest.approx(1.0, abs=1e-3)
+
+
+def test_prefers_known_words(lm):
+    assert lm.score("the cat") > lm.score("teh cta")
+    assert lm.log_prob("chie", "n") > lm.log_prob("chie", "x")
+    assert lm.log_prob("the ca", "t") > lm.log_prob("the ca", "e")
+
+
+def test_case_folding_and_unknown_characters(lm):
+    assert lm.score("The Cat") == pytest.approx(lm.score("the cat"))
+    assert lm.log_prob("the", "€") == lm.unk_logprob
+    cased = build_char_lm(WORDS, TEXTS, order=4, lowercase=False, min_counts=(1,), min_char_count=1)
+    assert cased.log_prob("", "T") == cased.unk_logprob
+
+
+def test_state_matches_text_context(lm):
+    state = lm.start_state
+    for ch in "the c":
+        state = lm.next_state(state, lm.symbol(ch))
+    assert state == lm.state_of("the c")
+    assert lm.log_prob_symbol(state, lm.symbol("a")) == pytest.approx(lm.log_prob("the c", "a"))
+    # only the last order - 1 characters matter
+    assert lm.state_of("xx the c") == lm.state_of("zz the c")  # order 5: the last four characters
+    assert lm.state_of("the c") != lm.state_of("tha c")
+
+
+def test_save_and_load(lm, tmp_path: Path):
+    path = tmp_path / "lm.npz"
+    lm.save(path)
+    loaded = CharNgramLM.load(path)
+    assert loaded.vocab == lm.vocab and loaded.order == lm.order and loaded.lowercase == lm.lowercase
+    for text in [*TEXTS, "zebra crossing"]:
+        assert loaded.score(text) == pytest.approx(lm.score(text), abs=0.05 * max(1, len(text)))
+
+
+def test_read_word_list_skips_blanks_and_phrases(tmp_path: Path):
+    path = tmp_path / "words"
+    path.write_text("cat\n\n  dog \nice cream\n", encoding="utf-8")
+    assert read_word_list(path) == ["cat", "dog"]
+
+
+def test_builder_command(tmp_path: Path, capsys):
+    words = tmp_path / "words"
+    words.write_text("\n".join(WORDS), encoding="utf-8")
+    text = tmp_path / "text.txt"
+    text.write_text("\n".join(TEXTS), encoding="utf-8")
+    out = tmp_path / "lm.npz"
+    main([str(out), "--lang", "--word-list", str(words), "--text", str(text), "--order", "4"])
+    assert out.is_file() and "n-grams" in capsys.readouterr().out
+    assert CharNgramLM.load(out).order == 4
+
+
+@pytest.mark.skipif(not Path(WORD_LISTS["en"][0]).is_file(), reason="wamerican not installed")
+def test_english_word_list_model_prefers_english():
+    words = read_word_list(Path(WORD_LISTS["en"][0]))[::20]
+    lm = build_char_lm(words, order=4)
+    assert lm.score("house") > lm.score("hquse")
