@@ -5,8 +5,11 @@
 
 The recognizer runs once per line (ground-truth boxes, as ``handocr eval`` does); every decoder then
 reads the same log-probabilities. Prints a table and writes JSON (``--out``). ``--calibration`` adds
-the expected calibration error of word and line confidences before and after a temperature fitted
-on half of the pages and applied to the other half (see :mod:`handocr.evaluation.calibration_eval`).
+the expected calibration error of character, word and line confidences (greedy text) before and
+after a temperature fitted on half of the pages and applied to the other half, and with isotonic
+maps, for word confidence taken as the lowest or the product of its characters' (see
+:mod:`handocr.evaluation.calibration_eval`). ``--half`` keeps every other page, to tune the LM
+weights on one half of ``val`` and report on the other.
 """
 
 from __future__ import annotations
@@ -25,16 +28,26 @@ from handocr.recognition.beam import beam_decode
 from handocr.recognition.ctc import greedy_decode
 from handocr.recognition.lm import CharNgramLM
 
+RULES = ("min", "product")
+
 
 def _decoders(args: argparse.Namespace, lm: CharNgramLM | None) -> dict:
     out = {"greedy": lambda lp, chars: greedy_decode(lp, chars)}
     for width in args.beam_width:
-        out[f"beam{width}"] = lambda lp, chars, w=width: beam_decode(lp, chars, beam_width=w)
+        out[f"beam{width}"] = lambda lp, chars, w=width: beam_decode(
+            lp, chars, beam_width=w, prune_threshold=args.prune_threshold
+        )
         if lm is not None:
             for alpha in args.lm_weight:
                 for beta in args.insertion_bonus:
                     out[f"beam{width}+lm a={alpha} b={beta}"] = lambda lp, chars, w=width, a=alpha, b=beta: beam_decode(
-                        lp, chars, beam_width=w, lm=lm, lm_weight=a, insertion_bonus=b
+                        lp,
+                        chars,
+                        beam_width=w,
+                        lm=lm,
+                        lm_weight=a,
+                        insertion_bonus=b,
+                        prune_threshold=args.prune_threshold,
                     )
     return out
 
@@ -72,6 +85,13 @@ def main() -> None:
     parser.add_argument("--beam-width", type=int, nargs="*", default=[8])
     parser.add_argument("--lm-weight", type=float, nargs="*", default=[0.3, 0.6])
     parser.add_argument("--insertion-bonus", type=float, nargs="*", default=[0.0, 1.0])
+    parser.add_argument("--prune-threshold", type=float, default=1e-3, help="least probability to start a character")
+    parser.add_argument(
+        "--half",
+        choices=["a", "b"],
+        default=None,
+        help="keep every other page (sorted by name; a: 1st, 3rd, ...): tune weights on one half, report the other",
+    )
     parser.add_argument("--calibration", action="store_true", help="also report confidence calibration")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--out", type=Path, default=None, help="JSON results (default: print only)")
@@ -83,13 +103,19 @@ def main() -> None:
     start = time.perf_counter()
     samples = collect_samples(recognizer, args.data, args.split, limit_pages=args.limit_pages)
     model_s = time.perf_counter() - start
+    if args.half:
+        pages = sorted({s.page for s in samples})
+        kept = set(pages[0 if args.half == "a" else 1 :: 2])
+        samples = [s for s in samples if s.page in kept]
     characters = recognizer.charset.characters
     results = evaluate_decoders(samples, characters, _decoders(args, lm))
     report: dict = {
         "data": str(args.data),
         "split": args.split,
+        "half": args.half,
         "recognizer": str(args.recognizer),
         "lm": str(args.lm) if args.lm else None,
+        "prune_threshold": args.prune_threshold,
         "lines": len(samples),
         "pages": len({s.page for s in samples}),
         "model_seconds": round(model_s, 2),
@@ -100,13 +126,16 @@ def main() -> None:
     for name, r in results.items():
         cer, cer_nc, wer, ms = r["cer"], r["cer_case_insensitive"], r["wer"], r["ms_per_line_median"]
         print(f"{name:<28} {cer:7.4f} {cer_nc:7.4f} {wer:7.4f} {ms:8.2f}")
-    if args.calibration:
-        report["calibration"] = cross_fit_report(samples, characters)
-        cal = report["calibration"]
-        print(f"temperature fitted on half A: {cal['temperature']:.2f} (evaluated on half B)")
-        for level in ("char", "word", "line"):
-            before, after = cal["before"][level], cal["after"][level]
-            print(f"  {level:<5} ECE {before['ece']:.4f} -> {after['ece']:.4f}   n={before['n']}")
+    if args.calibration:  # greedy text; the temperature is fitted on word correctness
+        report["calibration"] = {rule: cross_fit_report(samples, characters, word_rule=rule) for rule in RULES}
+        for rule, cal in report["calibration"].items():
+            print(f"word confidence = {rule} of characters: temperature fitted on half A {cal['temperature']:.2f}")
+            print(f"  {'level':<5} {'n':>6} {'acc':>6} {'ECE T=1':>8} {'ECE fit':>8} {'ECE iso':>8}")
+            for level in ("char", "word", "line"):
+                before, after, iso = cal["before"][level], cal["after"][level], cal["isotonic"][level]
+                acc = before["accuracy"] if before["accuracy"] is not None else float("nan")
+                eces = f"{before['ece']:8.4f} {after['ece']:8.4f} {iso['ece']:8.4f}"
+                print(f"  {level:<5} {before['n']:>6} {acc:6.3f} {eces}")
     if args.out:
         args.out.write_text(json.dumps(report, indent=2, ensure_ascii=False))
         print(f"wrote {args.out}")

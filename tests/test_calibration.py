@@ -12,6 +12,7 @@ from handocr.evaluation.calibration_eval import (
     collect_samples,
     cross_fit_report,
     fit_temperature_on_samples,
+    word_confidence,
 )
 from handocr.recognition.calibration import (
     IsotonicCalibrator,
@@ -186,3 +187,15 @@ def test_collect_samples_reads_scored_lines_at_temperature_one(tmp_path):
     samples = collect_samples(recognizer, pages=[page])
     assert [s.reference for s in samples] == ["ab"]
     assert recognizer.seen == [1.0] and recognizer.temperature == 1.7
+
+
+def test_word_rules():
+    confs = np.array([0.9, 0.5, 0.8])
+    assert word_confidence(confs, "min") == 0.5
+    assert word_confidence(confs, "product") == pytest.approx(0.36)
+    with pytest.raises(ValueError):
+        word_confidence(confs, "mean")
+    samples = _samples(12)
+    by_min = calibration_report(samples, CHARS, word_rule="min")["word"]
+    by_product = calibration_report(samples, CHARS, word_rule="product")["word"]
+    assert by_min["n"] == by_product["n"] and by_product["confidence"] <= by_min["confidence"]

@@ -32,6 +32,15 @@ def test_pruned_model_still_normalised():
         assert sum(np.exp(pruned.log_prob(context, c)) for c in pruned.vocab) == pytest.approx(1.0, abs=1e-3)
 
 
+@pytest.mark.parametrize("context", ["", "the ", "chev", "q", "these dogs, th"])
+def test_distribution_matches_the_backoff_chain(context):
+    pruned = build_char_lm(WORDS, TEXTS, order=5, min_counts=(1, 1, 2, 2, 3), min_char_count=1)
+    state = pruned.state_of(context)
+    dense = pruned.distribution(state)
+    for symbol in range(len(pruned.vocab) + 1):
+        assert dense[symbol] == pytest.approx(pruned.log_prob_backoff(state, symbol), abs=1e-6)
+
+
 def test_prefers_known_words(lm):
     assert lm.score("the cat") > lm.score("teh cta")
     assert lm.log_prob("chie", "n") > lm.log_prob("chie", "x")

@@ -267,7 +267,7 @@ def test_full_service_answers_503_fast():
             assert entered.wait(10)
             started = time.perf_counter()
             response = client.post("/v1/read", content=png(), headers={**AUTH, **IMAGE_HEADERS})
-            assert time.perf_counter() - started < 2
+            assert time.perf_counter() - started < 5  # answered at once, not after the blocked read
             assert response.status_code == 503
             assert response.headers["retry-after"] == "3"
             assert response.headers["content-type"] == "application/problem+json"

@@ -86,11 +86,12 @@ def load_recognizer(name: str | Path = DEFAULT_RECOGNIZER, threads: int | None =
     spec = find_model(name)
     backend = spec.settings.get("backend", "ctc-onnx")
     if backend == "ctc-onnx":
+        from handocr.recognition.beam import CtcDecoder
         from handocr.recognition.ctc_onnx import CtcOnnxRecognizer
 
-        return CtcOnnxRecognizer(
-            spec.onnx_path, spec.info, threads=threads, temperature=float(spec.settings.get("temperature", 1.0))
-        )
+        recognizer = CtcOnnxRecognizer(spec.onnx_path, spec.info, threads=threads)
+        recognizer.decoder = CtcDecoder.from_settings(spec.settings, spec.folder, recognizer.charset.characters)
+        return recognizer
     if backend == "trocr":
         from handocr.recognition.trocr import TrOCRRecognizer
 

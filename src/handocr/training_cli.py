@@ -13,6 +13,7 @@ from pathlib import Path
 from handocr.errors import HandocrError
 
 EXIT_USAGE, EXIT_MISSING_EXTRA = 2, 4
+KEPT_ON_REEXPORT = ("temperature", "decoder", "beam_width", "lm", "lm_weight", "insertion_bonus", "prune_threshold")
 
 
 def add_training_commands(sub: argparse._SubParsersAction) -> None:
@@ -193,11 +194,9 @@ def cmd_export(args: argparse.Namespace) -> int:
         return _missing_extra(exc)
     settings = {"name": args.name, "version": args.version, "file": "model.onnx", **settings}
     settings_file = args.out / "model.json"
-    if settings_file.exists():  # keep calibrated values written earlier
-        settings = {
-            **settings,
-            **{k: v for k, v in json.loads(settings_file.read_text()).items() if k in ("temperature",)},
-        }
+    if settings_file.exists():  # keep the calibration and decoder settings chosen earlier
+        earlier = json.loads(settings_file.read_text())
+        settings = {**settings, **{k: v for k, v in earlier.items() if k in KEPT_ON_REEXPORT}}
     settings_file.write_text(json.dumps(settings, indent=2) + "\n")
     print(args.out)
     return 0

@@ -5,8 +5,10 @@ are then recomputed at any temperature from the same frames (:class:`SpanConfide
 
 - characters: a predicted character is correct when a minimum-edit alignment matches it to the same
   reference character;
-- words: a predicted word (confidence: its lowest character's, as in the result tree) is correct
-  when the word-level alignment matches it to an identical reference word;
+- words: a predicted word is correct when the word-level alignment matches it to an identical
+  reference word; its confidence is its lowest character's (``word_rule="min"``, as the result tree
+  computes it today) or the product of its characters' (``"product"``: the probability that every
+  character is right, which needs no separate calibration when characters are calibrated);
 - lines: the confidence (geometric mean of its characters') against ``max(0, 1 - CER)`` of the line.
 
 The temperature is fitted on word correctness by default (words are what users filter on).
@@ -113,7 +115,18 @@ def _targets(samples: Sequence[LineSample], characters: str, decode: Decoder) ->
     return {"char": np.array(chars, float), "word": np.array(words, float), "line": np.array(lines, float)}
 
 
-def _confidences(samples: Sequence[LineSample], characters: str, decode: Decoder, temperature: float) -> dict:
+def word_confidence(char_confidences: np.ndarray, rule: str = "min") -> float:
+    """A word's confidence from its characters': ``"min"`` (lowest) or ``"product"``."""
+    if rule == "min":
+        return float(char_confidences.min())
+    if rule == "product":
+        return float(np.prod(char_confidences))
+    raise ValueError(f"word rule must be 'min' or 'product', not {rule!r}")
+
+
+def _confidences(
+    samples: Sequence[LineSample], characters: str, decode: Decoder, temperature: float, word_rule: str = "min"
+) -> dict:
     chars, words, lines = [], [], []
     for sample in samples:
         decoded, spans = _prepare(sample, characters, decode)
@@ -124,7 +137,7 @@ def _confidences(samples: Sequence[LineSample], characters: str, decode: Decoder
             if ch != " " and start is None:
                 start = i
             elif ch == " " and start is not None:
-                words.append(float(conf[start:i].min()))
+                words.append(word_confidence(conf[start:i], word_rule))
                 start = None
         lines.append(float(np.exp(np.mean(np.log(np.clip(conf, 1e-6, 1.0))))) if len(conf) else 1.0)
     return {
@@ -141,11 +154,12 @@ def calibration_report(
     decode: Decoder = greedy_decode,
     bins: int = 10,
     isotonic: dict[str, IsotonicCalibrator] | None = None,
+    word_rule: str = "min",
 ) -> dict[str, dict]:
     """Per level: ``n``, mean ``confidence``, ``accuracy``, ``ece``, ``nll`` and the ``reliability`` table
     at ``temperature`` (then mapped by ``isotonic[level]`` when given)."""
     targets = _targets(samples, characters, decode)
-    confs = _confidences(samples, characters, decode, temperature)
+    confs = _confidences(samples, characters, decode, temperature, word_rule)
     out = {}
     for level in LEVELS:
         conf, y = confs[level], targets[level]
@@ -169,44 +183,57 @@ def fit_temperature_on_samples(
     objective: str = "nll",
     grid: Sequence[float] = TEMPERATURE_GRID,
     decode: Decoder = greedy_decode,
+    word_rule: str = "min",
 ) -> float:
     """The temperature (from ``grid``) that best calibrates ``level`` confidences on ``samples``."""
     targets = _targets(samples, characters, decode)[level]
     return fit_temperature(
-        lambda t: _confidences(samples, characters, decode, t)[level], targets, grid=grid, objective=objective
+        lambda t: _confidences(samples, characters, decode, t, word_rule)[level],
+        targets,
+        grid=grid,
+        objective=objective,
     )
 
 
 def fit_isotonic_on_samples(
-    samples: Sequence[LineSample], characters: str, temperature: float = 1.0, decode: Decoder = greedy_decode
+    samples: Sequence[LineSample],
+    characters: str,
+    temperature: float = 1.0,
+    decode: Decoder = greedy_decode,
+    word_rule: str = "min",
 ) -> dict[str, IsotonicCalibrator]:
     """Isotonic maps (one per level) from confidences at ``temperature`` to observed accuracy."""
     targets = _targets(samples, characters, decode)
-    confs = _confidences(samples, characters, decode, temperature)
+    confs = _confidences(samples, characters, decode, temperature, word_rule)
     return {level: IsotonicCalibrator.fit(confs[level], targets[level]) for level in LEVELS}
 
 
-def _summary(fit: Sequence[LineSample], test: Sequence[LineSample], characters: str, decode: Decoder) -> dict:
-    temperature = fit_temperature_on_samples(fit, characters, decode=decode)
-    isotonic = fit_isotonic_on_samples(fit, characters, temperature=1.0, decode=decode)
+def _summary(
+    fit: Sequence[LineSample], test: Sequence[LineSample], characters: str, decode: Decoder, word_rule: str
+) -> dict:
+    temperature = fit_temperature_on_samples(fit, characters, decode=decode, word_rule=word_rule)
+    isotonic = fit_isotonic_on_samples(fit, characters, temperature=1.0, decode=decode, word_rule=word_rule)
     return {
         "temperature": temperature,
+        "word_rule": word_rule,
         "fit_lines": len(fit),
         "test_lines": len(test),
-        "before": calibration_report(test, characters, 1.0, decode),
-        "after": calibration_report(test, characters, temperature, decode),
-        "isotonic": calibration_report(test, characters, 1.0, decode, isotonic=isotonic),
+        "before": calibration_report(test, characters, 1.0, decode, word_rule=word_rule),
+        "after": calibration_report(test, characters, temperature, decode, word_rule=word_rule),
+        "isotonic": calibration_report(test, characters, 1.0, decode, isotonic=isotonic, word_rule=word_rule),
         "isotonic_maps": {level: iso.to_dict() for level, iso in isotonic.items()},
     }
 
 
-def cross_fit_report(samples: Sequence[LineSample], characters: str, decode: Decoder = greedy_decode) -> dict:
+def cross_fit_report(
+    samples: Sequence[LineSample], characters: str, decode: Decoder = greedy_decode, word_rule: str = "min"
+) -> dict:
     """Fit on every other page (half A), report before/after on the rest (half B)."""
     pages = sorted({s.page for s in samples})
     half_a = set(pages[::2])
     fit = [s for s in samples if s.page in half_a]
     test = [s for s in samples if s.page not in half_a] or fit
-    return _summary(fit, test, characters, decode)
+    return _summary(fit, test, characters, decode, word_rule)
 
 
 def evaluate_calibration(
@@ -217,6 +244,7 @@ def evaluate_calibration(
     fit_split: str | None = None,
     limit_pages: int | None = None,
     decode: Decoder = greedy_decode,
+    word_rule: str = "min",
 ) -> dict:
     """Calibration of ``recognizer`` on ``folder``'s ``split`` before and after a fitted temperature.
 
@@ -226,10 +254,10 @@ def evaluate_calibration(
     samples = collect_samples(recognizer, folder, split, limit_pages=limit_pages)
     characters = recognizer.charset.characters
     if fit_split is None:
-        report = cross_fit_report(samples, characters, decode)
+        report = cross_fit_report(samples, characters, decode, word_rule)
         report["fit_on"] = f"{folder} [{split}], half of the pages"
         return report
     fit = collect_samples(recognizer, fit_folder or folder, fit_split, limit_pages=limit_pages)
-    report = _summary(fit, samples, characters, decode)
+    report = _summary(fit, samples, characters, decode, word_rule)
     report["fit_on"] = f"{fit_folder or folder} [{fit_split}]"
     return report

@@ -14,10 +14,13 @@ the result carries per-character confidences and frame spans exactly like greedy
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from handocr.recognition.calibration import SpanConfidences
 from handocr.recognition.ctc import DecodedLine, greedy_decode
 
 if TYPE_CHECKING:
@@ -235,3 +238,69 @@ def beam_decode(
     if greedy.text == "".join(characters[c - 1] for c in labels):
         return greedy
     return aligned_line(log_probs, labels, characters)
+
+
+DECODERS = ("greedy", "beam")
+
+
+@dataclass
+class CtcDecoder:
+    """Decodes ``(T, C)`` log-probabilities at temperature 1 into a :class:`DecodedLine`.
+
+    The text comes from ``method`` (``"greedy"`` or ``"beam"``, with the optional language model);
+    character confidences are then read at ``temperature`` (the calibration), so the temperature
+    changes confidences only, never the text or the LM's weight.
+    """
+
+    characters: str
+    method: str = "greedy"
+    beam_width: int = 8
+    lm: CharNgramLM | None = None
+    lm_weight: float = 0.5
+    insertion_bonus: float = 0.0
+    prune_threshold: float = 1e-3
+    temperature: float = 1.0
+
+    def __post_init__(self) -> None:
+        if self.method not in DECODERS:
+            raise ValueError(f"decoder must be one of {DECODERS}, not {self.method!r}")
+        self._index = {c: i + 1 for i, c in enumerate(self.characters)}
+
+    def __call__(self, log_probs: np.ndarray) -> DecodedLine:
+        """Decode one line (``log_probs`` at temperature 1, class 0 = blank)."""
+        if self.method == "greedy":
+            decoded = greedy_decode(log_probs, self.characters)
+        else:
+            decoded = beam_decode(
+                log_probs,
+                self.characters,
+                beam_width=self.beam_width,
+                lm=self.lm,
+                lm_weight=self.lm_weight,
+                insertion_bonus=self.insertion_bonus,
+                prune_threshold=self.prune_threshold,
+            )
+        if self.temperature != 1.0 and decoded.text:
+            labels = [self._index[c] for c in decoded.text]
+            confs = SpanConfidences(log_probs, labels, decoded.spans).at(self.temperature)
+            decoded = DecodedLine(decoded.text, [float(c) for c in confs], decoded.spans)
+        return decoded
+
+    @classmethod
+    def from_settings(cls, settings: dict[str, Any], folder: Path, characters: str) -> CtcDecoder:
+        """From a ``model.json``: ``decoder``, ``beam_width``, ``lm`` (a file in ``folder``),
+        ``lm_weight``, ``insertion_bonus``, ``prune_threshold`` and ``temperature``; absent keys keep
+        greedy decoding."""
+        from handocr.recognition.lm import CharNgramLM
+
+        lm_file = settings.get("lm")
+        return cls(
+            characters,
+            method=str(settings.get("decoder", "greedy")),
+            beam_width=int(settings.get("beam_width", 8)),
+            lm=CharNgramLM.load(Path(folder) / lm_file) if lm_file else None,
+            lm_weight=float(settings.get("lm_weight", 0.5)),
+            insertion_bonus=float(settings.get("insertion_bonus", 0.0)),
+            prune_threshold=float(settings.get("prune_threshold", 1e-3)),
+            temperature=float(settings.get("temperature", 1.0)),
+        )

@@ -20,9 +20,9 @@ class DecodedLine:
 
     @property
     def confidence(self) -> float:
-        """Line confidence: the geometric mean of character confidences (1.0 for empty text)."""
+        """Line confidence: the geometric mean of character confidences (0.0 when nothing was read)."""
         if not self.char_confidences:
-            return 1.0
+            return 0.0
         return float(np.exp(np.mean(np.log(np.clip(self.char_confidences, 1e-6, 1.0)))))
 
 

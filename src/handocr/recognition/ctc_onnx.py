@@ -7,8 +7,9 @@ from pathlib import Path
 import numpy as np
 
 from handocr.recognition.base import RecognizedLine
+from handocr.recognition.beam import CtcDecoder
 from handocr.recognition.charset import Charset
-from handocr.recognition.ctc import DecodedLine, greedy_decode, log_softmax
+from handocr.recognition.ctc import DecodedLine
 from handocr.recognition.preprocess import normalise_line, pad_batch
 from handocr.runtime import make_session, model_metadata
 from handocr.schema import ModelInfo
@@ -17,7 +18,8 @@ from handocr.schema import ModelInfo
 class CtcOnnxRecognizer:
     """Recognises line crops with a CTC ONNX model whose metadata carries its charset and geometry.
 
-    ``temperature`` rescales the posteriors before confidences are read (calibration on ``val``).
+    ``decoder`` turns each line's posteriors into text (greedy by default, or beam search with a
+    character language model); its ``temperature`` rescales posteriors before confidences are read.
     """
 
     def __init__(
@@ -27,6 +29,7 @@ class CtcOnnxRecognizer:
         threads: int | None = None,
         batch_size: int = 16,
         temperature: float = 1.0,
+        decoder: CtcDecoder | None = None,
     ) -> None:
         self.session = make_session(path, threads)
         self.info = info
@@ -35,10 +38,12 @@ class CtcOnnxRecognizer:
         self.height = int(meta.get("line_height", 32))
         self.downsample = int(meta.get("downsample", 4))
         self.batch_size = batch_size
-        self.temperature = temperature
+        self.decoder = decoder or CtcDecoder(self.charset.characters)
+        if decoder is None:
+            self.decoder.temperature = temperature
 
     def log_probs(self, crops: list[np.ndarray]) -> list[np.ndarray]:
-        """Per-crop ``(frames, classes)`` log-probabilities (temperature applied)."""
+        """Per-crop ``(frames, classes)`` log-probabilities at temperature 1."""
         inputs = [normalise_line(crop, self.height) for crop in crops]
         order = sorted(range(len(inputs)), key=lambda i: inputs[i].shape[1])
         results: list[np.ndarray | None] = [None] * len(inputs)
@@ -48,8 +53,7 @@ class CtcOnnxRecognizer:
             output = self.session.run(None, {"images": batch})[0]
             for k, i in enumerate(index):
                 frames = max(1, int(widths[k]) // self.downsample)
-                scores = output[k, :frames]
-                results[i] = log_softmax(scores / self.temperature) if self.temperature != 1.0 else scores
+                results[i] = output[k, :frames]
         return [r for r in results if r is not None]
 
     def recognize(self, crops: list[np.ndarray]) -> list[RecognizedLine]:
@@ -58,7 +62,7 @@ class CtcOnnxRecognizer:
             return []
         out = []
         for crop, scores in zip(crops, self.log_probs(crops), strict=True):
-            decoded = greedy_decode(scores, self.charset.characters)
+            decoded = self.decoder(scores)
             out.append(self._to_result(decoded, crop.shape, scores.shape[0]))
         return out
 

@@ -60,7 +60,9 @@ class CharNgramLM:
         self._index = {c: i + 1 for i, c in enumerate(vocab)}
         self._space = self._index[" "]
         self._mods = [self.base**m for m in range(order)]
-        self._cache: dict[tuple[int, int], float] = {}
+        self._cache: dict[int, list[float]] = {}
+        self._unigram = np.full(self.base, unk_logprob, dtype=np.float64)
+        self._unigram[ngram_keys[0]] = ngram_logp[0]
         self.start_state = sum(self._space * self.base**m for m in range(order - 1))
 
     # -- queries -----------------------------------------------------------------------------
@@ -77,12 +79,43 @@ class CharNgramLM:
 
     def log_prob_symbol(self, state: int, symbol: int) -> float:
         """``log P(symbol | state)``; ``state`` encodes the last ``order - 1`` symbols."""
-        if symbol == 0:
-            return self.unk_logprob
-        key = (state, symbol)
-        cached = self._cache.get(key)
+        return self.distribution(state)[symbol]
+
+    def distribution(self, state: int) -> list[float]:
+        """``log P(s | state)`` for every symbol ``s`` (index 0: an unknown character), cached per state.
+
+        Built from the unigrams up: at each order, the n-grams stored for the context replace the
+        lower order's values, which the others keep plus the context's backoff weight.
+        """
+        cached = self._cache.get(state)
         if cached is not None:
             return cached
+        base = self.base
+        logp = self._unigram.copy()
+        for k in range(1, self.order):
+            context = state % self._mods[k]
+            keys = self.ngram_keys[k]
+            lo, hi = np.searchsorted(keys, (context * base, context * base + base)).tolist()
+            ctx_keys = self.context_keys[k]
+            j = int(np.searchsorted(ctx_keys, context))
+            bow = float(self.backoff[k][j]) if j < len(ctx_keys) and ctx_keys[j] == context else 0.0
+            if lo == hi and bow == 0.0:  # an unseen context: no longer one is stored either
+                break
+            logp += bow
+            if hi > lo:
+                logp[keys[lo:hi] - context * base] = self.ngram_logp[k][lo:hi]
+        logp[0] = self.unk_logprob
+        out = logp.tolist()
+        if len(self._cache) > 50_000:
+            self._cache.clear()
+        self._cache[state] = out
+        return out
+
+    def log_prob_backoff(self, state: int, symbol: int) -> float:
+        """``log P(symbol | state)`` by walking the backoff chain from the longest context (the
+        reference for :meth:`distribution`; slower per query)."""
+        if symbol == 0:
+            return self.unk_logprob
         total = 0.0
         for k in range(self.order - 1, -1, -1):
             context = state % self._mods[k]
@@ -90,19 +123,13 @@ class CharNgramLM:
             keys = self.ngram_keys[k]
             i = int(np.searchsorted(keys, gram))
             if i < len(keys) and keys[i] == gram:
-                total += float(self.ngram_logp[k][i])
-                break
+                return total + float(self.ngram_logp[k][i])
             if k > 0:
                 ctx_keys = self.context_keys[k]
                 j = int(np.searchsorted(ctx_keys, context))
                 if j < len(ctx_keys) and ctx_keys[j] == context:
                     total += float(self.backoff[k][j])
-        else:  # not even a unigram (cannot happen for symbols of the vocabulary)
-            total = self.unk_logprob
-        if len(self._cache) > 500_000:
-            self._cache.clear()
-        self._cache[key] = total
-        return total
+        return self.unk_logprob
 
     def log_prob(self, context: str, char: str) -> float:
         """``log P(char | context)``, ``context`` being the text of the line so far."""
