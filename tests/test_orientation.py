@@ -73,3 +73,12 @@ def test_blank_detections_are_discarded(page_image):
 
     reader = Reader(EverywhereDetector(), FixedTextRecognizer())
     assert len(reader.read_page(page_image).lines) == 3
+
+
+def test_reading_order_rows_and_tall_boxes():
+    from handocr.layout import reading_order
+
+    # two boxes side by side on one row, then a line below
+    assert reading_order([(300, 0, 500, 20), (0, 2, 200, 22), (0, 40, 500, 60)]) == [1, 0, 2]
+    # a tall box spanning two lines must not drag the next line before it
+    assert reading_order([(0, 0, 500, 20), (0, 30, 500, 90), (400, 70, 900, 95)]) == [0, 1, 2]

@@ -15,16 +15,20 @@ BoxT = Sequence[float]
 
 
 def _vertical_overlap(a: BoxT, b: BoxT) -> float:
-    """Overlap of two boxes' vertical extents, as a share of the shorter one."""
+    """Overlap of two boxes' vertical extents, as a share of the taller one.
+
+    The taller one, so that a tall detection spanning two lines does not pull a neighbouring line
+    into its row.
+    """
     inter = min(a[3], b[3]) - max(a[1], b[1])
-    shorter = max(1e-6, min(a[3] - a[1], b[3] - b[1]))
-    return max(0.0, inter) / shorter
+    taller = max(1e-6, max(a[3] - a[1], b[3] - b[1]))
+    return max(0.0, inter) / taller
 
 
 def reading_order(boxes: Sequence[BoxT]) -> list[int]:
     """Indices of ``boxes`` in reading order: top to bottom, and left to right within a row.
 
-    Boxes whose vertical extents overlap by more than half of the shorter one share a row (words of
+    Boxes whose vertical extents overlap by more than half of the taller one share a row (words of
     one line split by the detector, or a marginal note beside a line).
     """
     order = sorted(range(len(boxes)), key=lambda i: (boxes[i][1] + boxes[i][3]) / 2)

@@ -150,6 +150,9 @@ class Reader:
         return turns, rgb, gray, detections
 
     def _confidences(self, crops: list[np.ndarray]) -> list[float]:
+        quick = getattr(self.recognizer, "quick_confidences", None)  # greedy is enough to compare
+        if quick is not None:
+            return quick(crops)
         return [r.confidence for r in self.recognizer.recognize(crops)]
 
     def _build_lines(

@@ -16,12 +16,32 @@ def _colour(confidence: float) -> tuple[int, int, int]:
     return (int(230 * (1 - c) + 20 * c), int(60 * (1 - c) + 160 * c), 40)
 
 
+_UNICODE_FONTS = (
+    "DejaVuSans.ttf",
+    "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf",
+    "/usr/share/fonts/truetype/liberation/LiberationSans-Regular.ttf",
+    "/usr/share/fonts/truetype/noto/NotoSans-Regular.ttf",
+    "/Library/Fonts/Arial Unicode.ttf",
+    "C:/Windows/Fonts/arial.ttf",
+)
+
+
+def _label_font(size: int) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
+    """A font with accented Latin glyphs if the system has one, else Pillow's built-in font."""
+    for name in _UNICODE_FONTS:
+        try:
+            return ImageFont.truetype(name, size)
+        except OSError:
+            continue
+    return ImageFont.load_default(size=size)
+
+
 def draw_page(page: Page, image: Image.Image) -> Image.Image:
     """A copy of ``image`` with each line's box, reading-order number and text drawn on it."""
     canvas = image.convert("RGB").copy()
     draw = ImageDraw.Draw(canvas, "RGBA")
     size = max(12, int(min(canvas.size) / 70))
-    font = ImageFont.load_default(size=size)
+    font = _label_font(size)
     for number, line in enumerate(page.lines, 1):
         x0, y0, x1, y1 = line.box
         colour = _colour(line.confidence)

@@ -9,7 +9,7 @@ import numpy as np
 from handocr.recognition.base import RecognizedLine
 from handocr.recognition.beam import CtcDecoder
 from handocr.recognition.charset import Charset
-from handocr.recognition.ctc import DecodedLine
+from handocr.recognition.ctc import DecodedLine, greedy_decode
 from handocr.recognition.preprocess import normalise_line, pad_batch
 from handocr.runtime import make_session, model_metadata
 from handocr.schema import ModelInfo
@@ -65,6 +65,11 @@ class CtcOnnxRecognizer:
             decoded = self.decoder(scores)
             out.append(self._to_result(decoded, crop.shape, scores.shape[0]))
         return out
+
+    def quick_confidences(self, crops: list[np.ndarray]) -> list[float]:
+        """Line confidences from greedy decoding (no beam, no language model): for cheap checks."""
+        characters = self.charset.characters
+        return [greedy_decode(scores, characters).confidence for scores in self.log_probs(crops)]
 
     def _to_result(self, decoded: DecodedLine, crop_shape: tuple[int, ...], frames: int) -> RecognizedLine:
         _crop_h, crop_w = crop_shape[:2]
