@@ -26,7 +26,7 @@ from bench.common import (
     write_results,
 )
 
-STAGES = ("decode", "detect", "recognize", "layout", "total")
+STAGES = ("decode", "detect", "orient", "recognize", "layout", "total")
 
 
 class CallProbe:
