@@ -72,14 +72,18 @@ def _exact_best_prefix(lp: np.ndarray) -> tuple[tuple[int, ...], float]:
     return best, totals[best] - second
 
 
-@pytest.mark.parametrize("seed", range(12))
-def test_wide_beam_finds_the_most_probable_labelling(seed):
-    rng = np.random.default_rng(seed)
-    lp = log_softmax(rng.normal(0, 1.5, (5, 3)))
-    best, margin = _exact_best_prefix(lp)
-    if margin < 1e-6:
-        pytest.skip("tie")
-    assert tuple(prefix_beam_search(lp, beam_width=64, prune_threshold=1e-12, beam_threshold=np.inf)) == best
+def test_wide_beam_finds_the_most_probable_labelling():
+    compared = 0
+    for seed in range(12):
+        rng = np.random.default_rng(seed)
+        lp = log_softmax(rng.normal(0, 1.5, (5, 3)))
+        best, margin = _exact_best_prefix(lp)
+        if margin < 1e-6:  # two labellings tie: either answer is right
+            continue
+        found = prefix_beam_search(lp, beam_width=64, prune_threshold=1e-12, beam_threshold=np.inf)
+        assert tuple(found) == best, f"seed {seed}"
+        compared += 1
+    assert compared >= 10
 
 
 @pytest.mark.parametrize("seed", range(10))
