@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 from handocr.errors import HandocrError
+from handocr.training.architectures import ARCHITECTURES
 
 EXIT_USAGE, EXIT_MISSING_EXTRA = 2, 4
 KEPT_ON_REEXPORT = ("temperature", "decoder", "beam_width", "lm", "lm_weight", "insertion_bonus", "prune_threshold")
@@ -34,9 +35,21 @@ def add_training_commands(sub: argparse._SubParsersAction) -> None:
         p.add_argument("--resume", action="store_true", help="resume from the run folder's last checkpoint")
         if kind == "detector":
             p.add_argument("--imgsz", type=int, default=512)
-            p.add_argument("--model", default="yolov8n.yaml", help="Ultralytics model yaml (built from scratch)")
+            p.add_argument(
+                "--model",
+                default="yolov8n.yaml",
+                help="Ultralytics model yaml (built from scratch) or a .pt to start from "
+                "(e.g. models/line-detector/model.pt)",
+            )
         else:
             p.add_argument("--max-steps", type=int, help="stop after this many steps (smoke tests)")
+            p.add_argument(
+                "--arch",
+                default="crnn-v1",
+                choices=sorted(ARCHITECTURES),
+                help="architecture when not starting from weights: crnn-v1 (compact, from scratch) or "
+                "ppocrv6-small (PP-OCRv6 from the rapidocr wheel, fine-tuned; the shipped default)",
+            )
             p.add_argument(
                 "--from",
                 dest="init",
@@ -45,7 +58,10 @@ def add_training_commands(sub: argparse._SubParsersAction) -> None:
                 help="start from the shipped recognizer's weights, from scratch (default), or from a "
                 "model.pt / checkpoint / model or run folder",
             )
-            p.add_argument("--lr", type=float, help="peak learning rate (default 1e-3 from scratch, 3e-4 from weights)")
+            p.add_argument(
+                "--lr", type=float, help="peak learning rate (default 1e-3 from scratch, 3e-4 from pretrained weights)"
+            )
+            p.add_argument("--warmup", type=int, default=300, help="learning-rate warm-up steps (default 300)")
             p.add_argument("--patience", type=int, help="stop after N holdout evaluations without improvement")
             p.add_argument("--eval-steps", type=int, help="evaluate the holdout pages every N steps")
             p.add_argument("--eval-minutes", type=float, default=10.0, help="... and every N minutes (default 10)")
@@ -137,7 +153,7 @@ def _train_recognizer(args: argparse.Namespace, pages: list) -> Path:
         hours=args.hours,
         epochs=args.epochs,
         batch=args.batch,
-        lr=args.lr or (1e-3 if init is None else 3e-4),
+        lr=args.lr or (1e-3 if init is None and args.arch == "crnn-v1" else 3e-4),
         threads=args.threads,
         seed=args.seed,
         holdout_fraction=args.holdout,
@@ -147,6 +163,8 @@ def _train_recognizer(args: argparse.Namespace, pages: list) -> Path:
         patience=args.patience,
         eval_steps=args.eval_steps,
         init=args.init,
+        arch=args.arch,
+        warmup_steps=args.warmup,
     )
     trainer = RecognizerTrainer(pages, config, init=init)
     if args.resume and trainer.resume():

@@ -1,8 +1,9 @@
 """Start recognizer training from existing weights: the shipped model, a checkpoint or a weights file.
 
 Weights files (``model.pt`` beside a model's ``model.onnx``) hold ``{"model": state_dict,
-"charset": str, "architecture": "crnn-v1", "line_height": 32, "downsample": 4}``; a bare state_dict
-is read too, its charset then taken from the ``model.onnx`` beside it. When the training texts have
+"charset": str, "architecture": "crnn-v1" or "ppocrv6-small", "line_height": 32 or 48,
+"downsample": 4 or 8}``; a bare state_dict is read too (a ``crnn-v1``), its charset then taken from
+the ``model.onnx`` beside it. When the training texts have
 characters the weights cannot write, the charset is extended at its end and the classifier gets new
 rows; the rows of the known characters are kept, so what the model knows is not reset.
 """
@@ -17,20 +18,21 @@ import torch
 from handocr.errors import ModelNotFound
 from handocr.models import DEFAULT_RECOGNIZER, model_roots
 from handocr.recognition.charset import Charset
-from handocr.recognition.preprocess import LINE_HEIGHT
+from handocr.training.architectures import CRNN_V1, Architecture
 
 WEIGHTS_FILE = "model.pt"
-ARCHITECTURE = "crnn-v1"
 CLASSIFIER = ("classifier.weight", "classifier.bias")
 
 
 @dataclass
 class InitialWeights:
-    """Weights to start from, the charset they were trained with, and where they came from."""
+    """Weights to start from, the charset they were trained with, where they came from, and the
+    architecture they belong to."""
 
     state: dict[str, torch.Tensor]
     charset: Charset
     source: str
+    architecture: str = CRNN_V1.name
 
 
 def shipped_weights_path(name: str = DEFAULT_RECOGNIZER) -> Path:
@@ -69,13 +71,15 @@ def read_weights(path: Path) -> InitialWeights:
         if path.suffix != ".ckpt":  # only our own checkpoints (they hold RNG state) are unpickled in full
             raise
         obj = torch.load(path, map_location="cpu", weights_only=False)
+    architecture = CRNN_V1.name
     if isinstance(obj, dict) and isinstance(obj.get("model"), dict):
         state, characters = obj["model"], obj.get("charset")
+        architecture = obj.get("architecture", architecture)
     else:
         state, characters = obj, None
     if characters is None:
         characters = _charset_beside(path, state)
-    return InitialWeights(state=dict(state), charset=Charset(characters), source=str(path))
+    return InitialWeights(state=dict(state), charset=Charset(characters), source=str(path), architecture=architecture)
 
 
 def _charset_beside(path: Path, state: dict) -> str:
@@ -98,42 +102,50 @@ def extend_charset(charset: Charset, texts: list[str]) -> Charset:
     return Charset(charset.characters + "".join(missing)) if missing else charset
 
 
-def adapt_classifier(state: dict[str, torch.Tensor], old: Charset, new: Charset) -> dict[str, torch.Tensor]:
+def adapt_classifier(
+    state: dict[str, torch.Tensor],
+    old: Charset,
+    new: Charset,
+    keys: tuple[str, str] = CLASSIFIER,
+    class_dim: int = 0,
+) -> dict[str, torch.Tensor]:
     """``state`` with classifier rows for ``new`` (which must start with ``old``'s characters).
 
-    Known characters keep their rows; a new character starts with small random weights and a bias
-    a little under the average, so it is learnable without disturbing what the model reads already.
+    ``keys`` name the classifier's weight and bias; ``class_dim`` is the weight's class dimension
+    (0 for ``nn.Linear``, 1 for a ``(hidden, classes)`` matrix). Known characters keep their rows; a
+    new character starts with small random weights and a bias a little under the average, so it is
+    learnable without disturbing what the model reads already.
     """
     if not new.characters.startswith(old.characters):
         raise ValueError("the new charset must extend the old one at its end")
     extra = new.num_classes - old.num_classes
     if extra == 0:
         return state
-    weight, bias = state[CLASSIFIER[0]], state[CLASSIFIER[1]]
+    weight, bias = state[keys[0]].movedim(class_dim, 0), state[keys[1]]
     generator = torch.Generator().manual_seed(0)
     new_rows = torch.randn(extra, weight.shape[1], generator=generator) * weight[1:].std() * 0.1
     new_bias = torch.full((extra,), float(bias[1:].mean() - 1.0))
     out = dict(state)
-    out[CLASSIFIER[0]] = torch.cat([weight, new_rows.to(weight.dtype)])
-    out[CLASSIFIER[1]] = torch.cat([bias, new_bias.to(bias.dtype)])
+    out[keys[0]] = torch.cat([weight, new_rows.to(weight.dtype)]).movedim(0, class_dim).contiguous()
+    out[keys[1]] = torch.cat([bias, new_bias.to(bias.dtype)])
     return out
 
 
-def weights_payload(state: dict[str, torch.Tensor], charset: Charset) -> dict:
+def weights_payload(state: dict[str, torch.Tensor], charset: Charset, arch: Architecture = CRNN_V1) -> dict:
     """The content of a ``model.pt`` weights file."""
     return {
         "model": {k: v.detach().cpu() for k, v in state.items()},
         "charset": charset.characters,
-        "architecture": ARCHITECTURE,
-        "line_height": LINE_HEIGHT,
-        "downsample": 4,
+        "architecture": arch.name,
+        "line_height": arch.line_height,
+        "downsample": arch.downsample,
     }
 
 
-def save_weights(state: dict[str, torch.Tensor], charset: Charset, target: Path) -> Path:
+def save_weights(state: dict[str, torch.Tensor], charset: Charset, target: Path, arch: Architecture = CRNN_V1) -> Path:
     """Write a ``model.pt`` weights file (loadable with ``torch.load(weights_only=True)``)."""
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = target.with_name(target.name + ".tmp")
-    torch.save(weights_payload(state, charset), tmp)
+    torch.save(weights_payload(state, charset, arch), tmp)
     tmp.replace(target)
     return target

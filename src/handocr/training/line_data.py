@@ -11,7 +11,6 @@ from PIL import Image, ImageFilter
 from handocr.datasets.collection import recognition_lines
 from handocr.datasets.linefolder import is_line_image
 from handocr.datasets.records import PageRecord
-from handocr.recognition.preprocess import LINE_HEIGHT, normalise_line
 
 STORE_HEIGHT = 64
 MARGIN = 8
@@ -106,8 +105,3 @@ def augment(sample: LineSample, rng: random.Random) -> np.ndarray:
     if rng.random() < 0.4:
         arr = arr + np.random.default_rng(rng.randint(0, 2**31)).normal(0, rng.uniform(2, 12), arr.shape)
     return np.clip(arr, 0, 255).astype(np.uint8)
-
-
-def to_input(gray: np.ndarray) -> np.ndarray:
-    """The normalised model input for a grayscale crop (see :mod:`handocr.recognition.preprocess`)."""
-    return normalise_line(gray, LINE_HEIGHT)

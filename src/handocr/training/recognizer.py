@@ -19,13 +19,11 @@ from handocr.datasets.records import PageRecord
 from handocr.evaluation.text_metrics import cer
 from handocr.recognition.charset import Charset
 from handocr.recognition.ctc import greedy_decode
-from handocr.recognition.preprocess import LINE_HEIGHT, pad_batch
-from handocr.training.crnn import CRNN
+from handocr.recognition.preprocess import normalise_line, pad_batch
+from handocr.training.architectures import CRNN_V1, Architecture, get_architecture
 from handocr.training.finetune import WEIGHTS_FILE, InitialWeights, adapt_classifier, extend_charset, save_weights
-from handocr.training.line_data import LineSample, augment, base_crop, cut_lines, to_input
+from handocr.training.line_data import LineSample, augment, base_crop, cut_lines
 from handocr.training.offline import set_torch_threads
-
-DOWNSAMPLE = 4
 
 
 @dataclass
@@ -48,6 +46,8 @@ class RecognizerTrainConfig:
     eval_steps: int | None = None
     extend_charset: bool = True
     init: str = "scratch"
+    arch: str = CRNN_V1.name
+    warmup_steps: int = 300
 
 
 def split_holdout(pages: list[PageRecord], fraction: float, seed: int) -> tuple[list[PageRecord], list[PageRecord]]:
@@ -77,19 +77,21 @@ def width_batches(samples: list[LineSample], batch: int, rng: random.Random) -> 
     return batches
 
 
-def _tensors(arrays: list[np.ndarray], texts: list[str], charset: Charset):
-    images, widths = pad_batch(arrays, multiple=DOWNSAMPLE)
+def _tensors(arrays: list[np.ndarray], texts: list[str], charset: Charset, downsample: int):
+    images, widths = pad_batch(arrays, multiple=downsample)
     targets = [charset.encode(t) for t in texts]
     return (
         torch.from_numpy(images),
-        torch.from_numpy(widths // DOWNSAMPLE),
+        torch.from_numpy(widths // downsample),
         torch.tensor([c for t in targets for c in t], dtype=torch.long),
         torch.tensor([len(t) for t in targets], dtype=torch.long),
     )
 
 
-def predict_texts(model: nn.Module, arrays: list[np.ndarray], charset: Charset, batch: int = 32) -> list[str]:
-    """Greedy-decoded texts of normalised line arrays with a torch model."""
+def predict_texts(
+    model: nn.Module, arrays: list[np.ndarray], charset: Charset, downsample: int, batch: int = 32
+) -> list[str]:
+    """Greedy-decoded texts of normalised line arrays with a torch model (``downsample`` columns a frame)."""
     device = next(model.parameters()).device
     model.eval()
     order = sorted(range(len(arrays)), key=lambda i: arrays[i].shape[1])
@@ -97,10 +99,10 @@ def predict_texts(model: nn.Module, arrays: list[np.ndarray], charset: Charset, 
     with torch.no_grad():
         for start in range(0, len(order), batch):
             idx = order[start : start + batch]
-            images, widths = pad_batch([arrays[i] for i in idx], multiple=DOWNSAMPLE)
+            images, widths = pad_batch([arrays[i] for i in idx], multiple=downsample)
             log_probs = torch.log_softmax(model(torch.from_numpy(images).to(device)), dim=-1).cpu().numpy()
             for k, i in enumerate(idx):
-                frames = max(1, int(widths[k]) // DOWNSAMPLE)
+                frames = max(1, int(widths[k]) // downsample)
                 out[i] = greedy_decode(log_probs[k, :frames], charset.characters).text
     model.train()
     return [out[i] for i in range(len(arrays))]
@@ -125,7 +127,8 @@ class RecognizerTrainer:
         """Cut the lines of ``pages`` and build the model: from scratch, or from ``init``'s weights.
 
         The charset is ``init``'s (else ``charset``, else the default), extended with the characters
-        of the training texts it lacks when ``config.extend_charset`` (new classifier rows).
+        of the training texts it lacks when ``config.extend_charset`` (new classifier rows). The
+        architecture is ``init``'s, else ``config.arch``.
         """
         self.config = config
         self.out = Path(config.out_dir)
@@ -133,8 +136,9 @@ class RecognizerTrainer:
         torch.manual_seed(config.seed)
         set_torch_threads(config.threads)
         self.rng = random.Random(config.seed)
+        self.arch: Architecture = get_architecture(init.architecture if init is not None else config.arch)
         self.train_samples, self.holdout_samples = self._load_samples(pages)
-        self.holdout_inputs = [to_input(base_crop(s)) for s in self.holdout_samples]
+        self.holdout_inputs = [self.to_input(base_crop(s)) for s in self.holdout_samples]
         base = init.charset if init is not None else (charset or Charset())
         self.charset = extend_charset(base, [s.text for s in self.train_samples]) if config.extend_charset else base
         if self.charset != base:
@@ -153,11 +157,16 @@ class RecognizerTrainer:
 
     def _build(self, state: dict | None, state_charset: Charset) -> None:
         """A fresh model and optimiser for ``self.charset``, loading ``state`` (trained with ``state_charset``)."""
-        self.model = CRNN(self.charset.num_classes, height=LINE_HEIGHT)
+        self.model = self.arch.build(self.charset)
         if state is not None:
-            self.model.load_state_dict(adapt_classifier(state, state_charset, self.charset))
+            keys, class_dim = self.arch.classifier(self.model)
+            self.model.load_state_dict(adapt_classifier(state, state_charset, self.charset, keys, class_dim))
         self.model.to(self.device)
         self.optimizer = torch.optim.AdamW(self.model.parameters(), lr=self.config.lr, weight_decay=1e-4)
+
+    def to_input(self, gray: np.ndarray) -> np.ndarray:
+        """The normalised model input for a grayscale crop (see :mod:`handocr.recognition.preprocess`)."""
+        return normalise_line(gray, self.arch.line_height)
 
     def _load_samples(self, pages: list[PageRecord]) -> tuple[list[LineSample], list[LineSample]]:
         cache = self.out / "lines.pkl"
@@ -179,6 +188,7 @@ class RecognizerTrainer:
             "best_cer": self.best_cer,
             "history": self.history,
             "charset": self.charset.characters,
+            "architecture": self.arch.name,
             "config": {k: str(v) for k, v in asdict(self.config).items()},
             "rng": self.rng.getstate(),
             "init": self.init_source,
@@ -194,6 +204,8 @@ class RecognizerTrainer:
         if not path.is_file():
             return False
         state = torch.load(path, weights_only=False, map_location=self.device)
+        if state.get("architecture", CRNN_V1.name) != self.arch.name:
+            raise ValueError(f"{path} is a {state.get('architecture', CRNN_V1.name)} run, not {self.arch.name}")
         if state["charset"] != self.charset.characters:  # the run began with another charset: keep it
             self.charset = Charset(state["charset"])
             self._build(None, self.charset)
@@ -215,7 +227,7 @@ class RecognizerTrainer:
         """Greedy CER on the held-out pages' lines."""
         if not self.holdout_samples:
             return float("nan")
-        texts = predict_texts(self.model, self.holdout_inputs, self.charset)
+        texts = predict_texts(self.model, self.holdout_inputs, self.charset, self.arch.downsample)
         return cer([s.text for s in self.holdout_samples], texts)
 
     @property
@@ -247,10 +259,12 @@ class RecognizerTrainer:
             for batch_idx in width_batches(self.train_samples, self.config.batch, self.rng):
                 t0 = time.monotonic()
                 samples = [self.train_samples[i] for i in batch_idx]
-                arrays = [to_input(augment(s, self.rng)) for s in samples]
-                images, in_lens, targets, tgt_lens = _tensors(arrays, [s.text for s in samples], self.charset)
+                arrays = [self.to_input(augment(s, self.rng)) for s in samples]
+                texts = [s.text for s in samples]
+                images, in_lens, targets, tgt_lens = _tensors(arrays, texts, self.charset, self.arch.downsample)
                 for group in self.optimizer.param_groups:
-                    group["lr"] = self.config.lr * _lr_factor(self._progress(steps_per_epoch), self.step)
+                    progress = self._progress(steps_per_epoch)
+                    group["lr"] = self.config.lr * _lr_factor(progress, self.step, self.config.warmup_steps)
                 images = images.to(self.device)
                 log_probs = torch.log_softmax(self.model(images), dim=-1).permute(1, 0, 2).float().cpu()
                 loss = self.ctc(log_probs, targets, in_lens, tgt_lens)
@@ -304,46 +318,28 @@ class RecognizerTrainer:
             self.save("best.ckpt")
 
 
-class _ExportWrapper(nn.Module):
-    def __init__(self, model: nn.Module) -> None:
-        super().__init__()
-        self.model = model
-
-    def forward(self, images: torch.Tensor) -> torch.Tensor:
-        return torch.log_softmax(self.model(images), dim=-1)
-
-
 def export_recognizer(checkpoint: Path, target: Path) -> Path:
-    """Export a checkpoint to ONNX: input ``images (N, 1, 32, W)``, output ``log_probs (N, W/4, C)``.
+    """Export a checkpoint to ONNX: input ``images (N, 1, H, W)``, output ``log_probs (N, W/d, C)``.
 
-    The charset and geometry go into the ONNX metadata, so the file is self-contained. The torch
-    weights with their charset are written beside it as ``model.pt``, to fine-tune from.
+    The charset, geometry (``line_height`` H, ``downsample`` d) and architecture go into the ONNX
+    metadata, so the file is self-contained. The torch weights with their charset are written beside
+    it as ``model.pt``, to fine-tune from.
     """
     import onnx
 
     state = torch.load(checkpoint, weights_only=False, map_location="cpu")
     charset = Charset(state["charset"])
-    model = CRNN(charset.num_classes, height=LINE_HEIGHT)
+    arch = get_architecture(state.get("architecture", CRNN_V1.name))
+    model = arch.build(charset)
     model.load_state_dict(state["model"])
-    model.eval()
     target.parent.mkdir(parents=True, exist_ok=True)
-    dummy = torch.zeros(2, 1, LINE_HEIGHT, 256)
-    torch.onnx.export(
-        _ExportWrapper(model),
-        (dummy,),
-        str(target),
-        input_names=["images"],
-        output_names=["log_probs"],
-        dynamic_axes={"images": {0: "batch", 3: "width"}, "log_probs": {0: "batch", 1: "frames"}},
-        opset_version=17,
-        dynamo=False,
-    )
+    arch.export(model, charset, target)
     proto = onnx.load(str(target))
     meta = {
         "charset": charset.to_json(),
-        "line_height": str(LINE_HEIGHT),
-        "downsample": str(DOWNSAMPLE),
-        "architecture": "crnn-v1",
+        "line_height": str(arch.line_height),
+        "downsample": str(arch.downsample),
+        "architecture": arch.name,
     }
     for key, value in meta.items():
         entry = proto.metadata_props.add()
@@ -352,5 +348,5 @@ def export_recognizer(checkpoint: Path, target: Path) -> Path:
     (target.with_suffix(".train.json")).write_text(
         json.dumps({"checkpoint": str(checkpoint), "history": state["history"]}, indent=1)
     )
-    save_weights(state["model"], charset, target.with_name(WEIGHTS_FILE))  # to fine-tune from (--from)
+    save_weights(state["model"], charset, target.with_name(WEIGHTS_FILE), arch)  # to fine-tune from (--from)
     return target

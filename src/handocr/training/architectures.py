@@ -1,0 +1,97 @@
+"""The recognizer architectures that ``handocr train recognizer --arch`` can train and export.
+
+Each has its input height, its width downsampling (input columns per CTC frame), a builder for a
+charset, the names of its classifier weights (to keep known characters when the charset grows) and
+an ONNX exporter. Every exported model has the same interface: input ``images (N, 1, H, W)`` float
+in [0, 1], ink high; output ``log_probs (N, W / downsample, C)``; charset and geometry in the ONNX
+metadata, so :class:`handocr.recognition.ctc_onnx.CtcOnnxRecognizer` runs any of them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from handocr.recognition.charset import Charset
+
+if TYPE_CHECKING:  # torch is imported only when a model is built (the CLI lists these without it)
+    from torch import nn
+
+
+@dataclass(frozen=True)
+class Architecture:
+    """One recognizer architecture (see the module docstring)."""
+
+    name: str
+    line_height: int
+    downsample: int
+    description: str
+
+    def build(self, charset: Charset) -> nn.Module:
+        """A model for ``charset``: the CRNN from scratch, PP-OCR from its pretrained weights."""
+        if self.name == CRNN_V1.name:
+            from handocr.training.crnn import CRNN
+
+            return CRNN(charset.num_classes, height=self.line_height)
+        from handocr.training.ppocr import PpOcrRecognizer
+
+        return PpOcrRecognizer(charset)
+
+    def classifier(self, model: nn.Module) -> tuple[tuple[str, str], int]:
+        """State-dict keys of the classifier's weight and bias, and the weight's class dimension."""
+        if self.name == CRNN_V1.name:
+            return ("classifier.weight", "classifier.bias"), 0
+        return model.classifier_keys(), 1
+
+    def export(self, model: nn.Module, charset: Charset, target: Path) -> None:
+        """Write ``model`` as ONNX at ``target`` (metadata is added by the caller)."""
+        model.eval()
+        if self.name == CRNN_V1.name:
+            _export_traced(model, self.line_height, target)
+        else:
+            from handocr.training.ppocr import export_onnx
+
+            export_onnx(model, target)
+
+
+CRNN_V1 = Architecture("crnn-v1", 32, 4, "compact CNN + BiLSTM (0.85 M parameters) trained from scratch; fastest")
+PPOCR_V6 = Architecture(
+    "ppocrv6-small",
+    48,
+    8,
+    "PP-OCRv6 small line recognizer (rapidocr wheel, Apache-2.0) fine-tuned; most accurate",
+)
+ARCHITECTURES = {a.name: a for a in (CRNN_V1, PPOCR_V6)}
+
+
+def get_architecture(name: str) -> Architecture:
+    """The architecture called ``name`` (``ValueError`` listing the known ones otherwise)."""
+    try:
+        return ARCHITECTURES[name]
+    except KeyError:
+        raise ValueError(f"unknown recognizer architecture {name!r}: one of {', '.join(ARCHITECTURES)}") from None
+
+
+def _export_traced(model: nn.Module, height: int, target: Path) -> None:
+    """torch.onnx export with dynamic batch and width (the legacy exporter: the LSTM needs it)."""
+    import torch
+
+    class LogSoftmax(torch.nn.Module):
+        def __init__(self, inner: nn.Module) -> None:
+            super().__init__()
+            self.inner = inner
+
+        def forward(self, images: torch.Tensor) -> torch.Tensor:
+            return torch.log_softmax(self.inner(images), dim=-1)
+
+    torch.onnx.export(
+        LogSoftmax(model),
+        (torch.zeros(2, 1, height, 256),),
+        str(target),
+        input_names=["images"],
+        output_names=["log_probs"],
+        dynamic_axes={"images": {0: "batch", 3: "width"}, "log_probs": {0: "batch", 1: "frames"}},
+        opset_version=17,
+        dynamo=False,
+    )

@@ -1,0 +1,236 @@
+"""A pretrained starting point for the recognizer: PP-OCRv6's line recognizer, made trainable in torch.
+
+The ``rapidocr`` wheel (PyPI, Apache-2.0) ships PaddleOCR's PP-OCRv6 small line recognizer as an
+ONNX file, trained by Baidu on a large printed and handwritten corpus. This module converts that
+graph to torch (``onnx2torch``), turns its constant weights into trainable parameters, keeps only
+the classifier columns of our charset, and wraps it to take our line input, so that it can be
+fine-tuned on handwriting like the compact CRNN. Nothing is downloaded: the file comes with the
+package. Only training needs this (``handocr[train]``); the exported ONNX model runs alone.
+
+Input ``(N, 1, 48, W)`` float in [0, 1], ink high (see :mod:`handocr.recognition.preprocess`);
+output ``(N, W/8, C)`` logits, class 0 the CTC blank.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from handocr.errors import ModelNotFound
+from handocr.recognition.charset import Charset
+
+ARCHITECTURE = "ppocrv6-small"
+LINE_HEIGHT = 48
+DOWNSAMPLE = 8
+SOURCE_FILE = "PP-OCRv6_rec_small.onnx"
+
+
+def source_path() -> Path:
+    """The PP-OCRv6 small recognizer ONNX inside the installed ``rapidocr`` package."""
+    try:
+        import rapidocr
+    except ImportError as exc:
+        raise ModelNotFound("the PP-OCRv6 starting point needs the 'rapidocr' package (handocr[train])") from exc
+    path = Path(rapidocr.__file__).parent / "models" / SOURCE_FILE
+    if not path.is_file():
+        raise ModelNotFound(f"{path} is missing: this rapidocr version does not ship {SOURCE_FILE}")
+    return path
+
+
+def _load_graph(path: Path):
+    """The ONNX graph with explicit padding (onnx2torch reads no ``SAME_UPPER``), a logits output
+    (the final Softmax dropped) and the PP-OCR dictionary read from its metadata."""
+    import onnx
+    from onnx import helper
+
+    model = onnx.load(str(path))
+    for node in model.graph.node:
+        attrs = {a.name: a for a in node.attribute}
+        auto_pad = attrs.get("auto_pad")
+        if auto_pad is None or auto_pad.s in (b"NOTSET", b"VALID"):
+            continue
+        strides = helper.get_attribute_value(attrs["strides"]) if "strides" in attrs else [1, 1]
+        if auto_pad.s != b"SAME_UPPER" or any(s != 1 for s in strides):
+            raise ValueError(f"{node.name}: unsupported padding {auto_pad.s!r} with strides {strides}")
+        kernel = helper.get_attribute_value(attrs["kernel_shape"])
+        pads = [(k - 1) // 2 for k in kernel] + [(k - 1) - (k - 1) // 2 for k in kernel]
+        node.attribute.remove(auto_pad)
+        node.attribute.append(helper.make_attribute("pads", pads))
+    last = model.graph.node[-1]
+    if last.op_type == "Softmax":
+        logits = last.input[0]
+        model.graph.node.remove(last)
+        output = model.graph.output[0]
+        output.name = logits
+    meta = {p.key: p.value for p in model.metadata_props}
+    dictionary = meta["character"].split("\n")
+    return model, dictionary
+
+
+def _head_columns(charset: Charset, dictionary: list[str]) -> list[int | None]:
+    """For the blank and each character of ``charset``, its column in the PP-OCR classifier.
+
+    PP-OCR's classes are the blank, its dictionary, then the space; characters it lacks get ``None``.
+    """
+    index = {c: i + 1 for i, c in enumerate(dictionary)}
+    index.setdefault(" ", len(dictionary) + 1)
+    return [0] + [index.get(c) for c in charset.characters]
+
+
+class PpOcrRecognizer(nn.Module):
+    """PP-OCRv6 small (converted graph) behind our input convention, with a classifier for ``charset``."""
+
+    def __init__(self, charset: Charset, source: Path | None = None) -> None:
+        super().__init__()
+        from onnx2torch import convert
+
+        self.source = source or source_path()
+        graph, dictionary = _load_graph(self.source)
+        self.body = convert(graph, attach_onnx_mapping=True)
+        self.onnx_names = _onnx_names(self.body, graph)
+        _make_trainable(self.body)
+        self._slice_head(_head_columns(charset, dictionary))
+
+    def classifier_keys(self) -> tuple[str, str]:
+        """State-dict keys of the classifier weight ``(hidden, C)`` and bias ``(C,)``."""
+        weight, bias = _head_targets(self.body)
+        return f"body.{weight}", f"body.{bias}"
+
+    def _slice_head(self, columns: list[int | None]) -> None:
+        weight_target, bias_target = _head_targets(self.body)
+        weight, bias = (weight_target, _get(self.body, weight_target)), (bias_target, _get(self.body, bias_target))
+        with torch.no_grad():
+            known = [c for c in columns if c is not None]
+            mean_w, mean_b = weight[1][:, known].mean(dim=1), bias[1][known].mean()
+            new_w = torch.stack([weight[1][:, c] if c is not None else mean_w for c in columns], dim=1)
+            new_b = torch.stack([bias[1][c] if c is not None else mean_b - 2.0 for c in columns])
+        _replace(self.body, weight[0], nn.Parameter(new_w.contiguous()))
+        _replace(self.body, bias[0], nn.Parameter(new_b.contiguous()))
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        """Logits ``(N, W // 8, C)`` for ink-high images ``(N, 1, 48, W)`` (``W`` a multiple of 8)."""
+        x = (1.0 - 2.0 * images).expand(-1, 3, -1, -1)  # PP-OCR: RGB scaled to [-1, 1], paper bright
+        return self.body(x)
+
+
+def _constant_targets(graph_module: nn.Module) -> list[str]:
+    """Attribute paths of the graph's constants (onnx2torch keeps ONNX initializers as attributes)."""
+    return [node.target for node in graph_module.graph.nodes if node.op == "get_attr"]
+
+
+def _head_targets(graph_module: nn.Module) -> tuple[str, str]:
+    """Attribute paths of the classifier's weight and bias: the graph ends ``MatMul(x, W) + b``."""
+    node = next(n for n in graph_module.graph.nodes if n.op == "output").args[0]
+    while node.op == "call_module" and node.target.startswith("Identity"):
+        node = node.args[0]
+    add = node
+    matmul = add.args[0]
+    if not (add.target.startswith("Add") and matmul.target.startswith("MatMul")):
+        raise ValueError("unexpected end of the PP-OCR graph: no MatMul + Add classifier")
+    return matmul.args[1].target, add.args[1].target
+
+
+def _get(module: nn.Module, target: str) -> torch.Tensor:
+    prefix, _, name = target.rpartition(".")
+    return getattr(module.get_submodule(prefix) if prefix else module, name)
+
+
+def _replace(module: nn.Module, target: str, value: nn.Parameter) -> None:
+    prefix, _, name = target.rpartition(".")
+    owner = module.get_submodule(prefix) if prefix else module
+    if name in owner._buffers:
+        del owner._buffers[name]
+    if name in owner._parameters:
+        del owner._parameters[name]
+    owner.register_parameter(name, value)
+
+
+def _make_trainable(graph_module: nn.Module) -> None:
+    """Turn the graph's constant float weights (MatMul weights, biases, norm scales) into parameters.
+
+    onnx2torch keeps initializers that feed generic ops as buffers; BatchNorm statistics stay buffers.
+    """
+    for target in _constant_targets(graph_module):
+        tensor = _get(graph_module, target)
+        if isinstance(tensor, nn.Parameter) or not torch.is_floating_point(tensor) or tensor.numel() < 2:
+            continue
+        _replace(graph_module, target, nn.Parameter(tensor.detach().clone()))
+
+
+def _onnx_names(body: nn.Module, graph) -> dict[str, str]:
+    """State-dict key (under ``body.``) -> name of the ONNX initializer it was converted from."""
+    names: dict[str, str] = {}
+    calls = [n for n in body.graph.nodes if n.op == "call_module"]
+    if len(calls) != len(graph.graph.node):
+        raise ValueError("the converted graph does not have one module per ONNX node")
+    for call, node in zip(calls, graph.graph.node, strict=True):
+        module = body.get_submodule(call.target)
+        for sub_name, sub in module.named_modules():  # a Conv may sit in a Sequential behind its padding
+            prefix = f"body.{call.target}" + (f".{sub_name}" if sub_name else "")
+            if isinstance(sub, nn.Conv2d):
+                names[f"{prefix}.weight"] = node.input[1]
+                if len(node.input) > 2 and node.input[2]:
+                    names[f"{prefix}.bias"] = node.input[2]
+            elif isinstance(sub, nn.modules.batchnorm._BatchNorm):
+                for key, name in zip(("weight", "bias", "running_mean", "running_var"), node.input[1:], strict=True):
+                    names[f"{prefix}.{key}"] = name
+        mapping = getattr(module, "onnx_mapping", None)
+        if mapping is None:
+            continue
+        for arg, value_name in zip(call.args, mapping.inputs, strict=False):
+            if getattr(arg, "op", None) == "get_attr":
+                names[f"body.{arg.target}"] = value_name
+    return names
+
+
+def export_onnx(model: PpOcrRecognizer, target: Path) -> None:
+    """Write ``model`` as ONNX: PP-OCR's own graph (which ONNX Runtime runs with any width) with the
+    fine-tuned weights written into its initializers, our input convention in front (``images
+    (N, 1, 48, W)``, ink high) and a LogSoftmax behind."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    graph_model, _ = _load_graph(model.source)
+    graph = graph_model.graph
+    state = model.state_dict()
+    by_name = {init.name: i for i, init in enumerate(graph.initializer)}
+    for key, onnx_name in model.onnx_names.items():
+        array = state[key].detach().cpu().numpy()
+        old = graph.initializer[by_name[onnx_name]]
+        graph.initializer[by_name[onnx_name]].CopyFrom(numpy_helper.from_array(array.astype(_dtype(old)), onnx_name))
+    image_input = graph.input[0].name
+    logits = graph.output[0].name
+    scale = numpy_helper.from_array(_np_scalar(-2.0), "handocr_scale")
+    one = numpy_helper.from_array(_np_scalar(1.0), "handocr_one")
+    graph.initializer.extend([scale, one])
+    front = [
+        helper.make_node("Mul", ["images", "handocr_scale"], ["handocr_scaled"]),
+        helper.make_node("Add", ["handocr_scaled", "handocr_one"], ["handocr_paper_bright"]),
+        helper.make_node("Concat", ["handocr_paper_bright"] * 3, [image_input], axis=1),
+    ]
+    back = [helper.make_node("LogSoftmax", [logits], ["log_probs"], axis=-1)]
+    nodes = front + list(graph.node) + back
+    del graph.node[:]
+    graph.node.extend(nodes)
+    del graph.input[:]
+    graph.input.append(helper.make_tensor_value_info("images", TensorProto.FLOAT, ["batch", 1, LINE_HEIGHT, "width"]))
+    del graph.output[:]
+    graph.output.append(helper.make_tensor_value_info("log_probs", TensorProto.FLOAT, ["batch", "frames", None]))
+    del graph.value_info[:]
+    del graph_model.metadata_props[:]  # PP-OCR's 18,708-character dictionary: ours goes in instead
+    onnx.checker.check_model(graph_model)
+    onnx.save(graph_model, str(target))
+
+
+def _dtype(initializer):
+    from onnx import helper
+
+    return helper.tensor_dtype_to_np_dtype(initializer.data_type)
+
+
+def _np_scalar(value: float):
+    import numpy as np
+
+    return np.array(value, dtype=np.float32)
