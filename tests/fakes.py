@@ -19,7 +19,7 @@ class InkBandDetector:
 
     info = ModelInfo(name="fake-ink-bands", version="0")
 
-    def detect(self, image: np.ndarray) -> list[Detection]:
+    def detect(self, image: np.ndarray, min_score: float | None = None) -> list[Detection]:
         gray = image.mean(axis=2)
         ink_rows = (gray < 128).any(axis=1)
         detections, start = [], None

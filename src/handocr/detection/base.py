@@ -23,6 +23,7 @@ class LineDetector(Protocol):
 
     info: ModelInfo
 
-    def detect(self, image: np.ndarray) -> list[Detection]:
-        """Detect lines in an RGB uint8 image ``(h, w, 3)``."""
+    def detect(self, image: np.ndarray, min_score: float | None = None) -> list[Detection]:
+        """Detect lines in an RGB uint8 image ``(h, w, 3)``; ``min_score`` overrides the model's
+        score threshold (evaluation reads the whole precision-recall curve with a low one)."""
         ...

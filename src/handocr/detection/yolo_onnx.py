@@ -31,13 +31,17 @@ class YoloOnnxDetector:
         self.input_name = self.session.get_inputs()[0].name
         self.size = int(shape[2]) if isinstance(shape[2], int) else 640
 
-    def detect(self, image: np.ndarray) -> list[Detection]:
-        """Detect lines in an RGB uint8 image ``(h, w, 3)``; boxes in the image's pixels."""
+    def detect(self, image: np.ndarray, min_score: float | None = None) -> list[Detection]:
+        """Detect lines in an RGB uint8 image ``(h, w, 3)``; boxes in the image's pixels.
+
+        Boxes scoring under ``min_score`` (default: the model's ``conf_threshold``) are dropped.
+        """
         height, width = image.shape[:2]
         canvas, fit = letterbox(image, self.size)
         tensor = (canvas.transpose(2, 0, 1)[None].astype(np.float32)) / 255.0
         output = self.session.run(None, {self.input_name: tensor})[0]
-        boxes, scores = decode_yolo(output, self.conf_threshold, self.iou_threshold)
+        threshold = self.conf_threshold if min_score is None else min_score
+        boxes, scores = decode_yolo(output, threshold, self.iou_threshold)
         boxes = fit.to_image(boxes, width, height)
         return [
             Detection(box=tuple(float(v) for v in box), score=float(score))

@@ -6,6 +6,10 @@ removed). Page CER/WER compare the text of the detected lines in reading order (
 with the targets in ground-truth order; detections matching a skipped line (IoU >= 0.3) or lying in
 an ignore region are left out of the hypothesis. Reading order compares the order of the detected
 lines that match a ground-truth line (IoU >= 0.5) with the ground-truth order (Kendall's tau).
+
+Detection: mAP reads every box scoring at least :data:`MAP_MIN_SCORE` (the whole precision-recall
+curve, as Ultralytics and COCO do); precision, recall and everything downstream (recognition, page
+text, reading order) use the boxes at the detector's own score threshold, as ``handocr read`` does.
 """
 
 from __future__ import annotations
@@ -24,6 +28,8 @@ from handocr.evaluation.order_metrics import OrderScorer
 from handocr.evaluation.text_metrics import ErrorRate
 from handocr.layout import reading_order
 from handocr.pipeline import Reader
+
+MAP_MIN_SCORE = 0.001
 
 
 class _TextScores:
@@ -57,7 +63,8 @@ def _page_hypothesis(page: PageRecord, boxes: np.ndarray, texts: list[str]) -> s
 
 def evaluate_folder(reader: Reader, folder: Path, split: str | None, limit: int | None = None) -> dict:
     """Evaluate ``reader`` on one dataset folder's ``split``; returns a JSON-ready dict."""
-    detection = DetectionScorer(operating_threshold=getattr(reader.detector, "conf_threshold", 0.25))
+    operating = getattr(reader.detector, "conf_threshold", 0.0)
+    detection = DetectionScorer(operating_threshold=operating)
     lines_scores, page_scores, order = _TextScores(), _TextScores(), OrderScorer()
     latencies, line_times, n_pages, n_lines = [], [], 0, 0
     for page in DatasetFolder(Path(folder)).pages(split):
@@ -67,12 +74,14 @@ def evaluate_folder(reader: Reader, folder: Path, split: str | None, limit: int 
         image = Image.open(page.image_path).convert("RGB")
         rgb, gray = np.asarray(image), np.asarray(image.convert("L"))
         start = time.perf_counter()
-        detections = reader.detector.detect(rgb)
+        curve = reader.detector.detect(rgb, min_score=MAP_MIN_SCORE)
+        detections = [d for d in curve if d.score >= operating]
         boxes = np.array([d.box for d in detections], dtype=np.float64).reshape(-1, 4)
         recognized = reader.recognize_boxes(gray, boxes)
         latencies.append((time.perf_counter() - start) * 1000)
         gt_boxes = np.array([ln.box for ln in page.lines], dtype=np.float64).reshape(-1, 4)
-        detection.add(boxes, np.array([d.score for d in detections]), gt_boxes, page.ignore_regions)
+        curve_boxes = np.array([d.box for d in curve], dtype=np.float64).reshape(-1, 4)
+        detection.add(curve_boxes, np.array([d.score for d in curve]), gt_boxes, page.ignore_regions)
         order.add(boxes[reading_order(boxes)] if len(boxes) else boxes, gt_boxes)
         scored = [(ln, t) for ln in page.lines if (t := recognition_target(ln.text)) is not None]
         t0 = time.perf_counter()
