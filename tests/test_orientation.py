@@ -66,7 +66,7 @@ def test_turned_pages_are_read_upright_and_boxes_map_back(turns):
 
 def test_blank_detections_are_discarded(page_image):
     class EverywhereDetector(InkBandDetector):
-        def detect(self, image):
+        def detect(self, image, min_score=None):
             from handocr.detection.base import Detection
 
             return [*super().detect(image), Detection((0.0, 270.0, 400.0, 299.0), 0.95)]
@@ -82,3 +82,25 @@ def test_reading_order_rows_and_tall_boxes():
     assert reading_order([(300, 0, 500, 20), (0, 2, 200, 22), (0, 40, 500, 60)]) == [1, 0, 2]
     # a tall box spanning two lines must not drag the next line before it
     assert reading_order([(0, 0, 500, 20), (0, 30, 500, 90), (400, 70, 900, 95)]) == [0, 1, 2]
+
+
+def test_confidently_upright_lines_are_not_read_turned_over():
+    from handocr.detection.base import Detection
+    from handocr.orientation import prefers_flipped
+
+    gray = np.full((100, 200), 255, np.uint8)
+    detections = [Detection((10, 10 + 30 * i, 190, 35 + 30 * i), 0.9) for i in range(3)]
+    calls = []
+
+    def confidences(level):
+        def read(crops):
+            calls.append(len(crops))
+            return [level] * len(crops)
+
+        return read
+
+    assert not prefers_flipped(gray, detections, confidences(0.9))
+    assert calls == [3]  # sure enough: the turned crops were not read
+    calls.clear()
+    assert not prefers_flipped(gray, detections, confidences(0.6))
+    assert calls == [3, 3]  # unsure: both ways read (and equal, so no flip)
