@@ -8,6 +8,24 @@ if [ ! -x .venv/bin/python ]; then
 fi
 .venv/bin/python -m pip install -q --upgrade pip
 .venv/bin/python -m pip install -q -e '.[serve,pdf,train,trocr,deploy,batch,dev]'
+# System tools of the service tests: Chromium + chromedriver (web page) and redis-server (shared rate
+# limit). Installed with apt only when missing; without them those tests skip, except under CI=true.
+apt_install() {
+  command -v apt-get >/dev/null || return 0
+  local sudo=()
+  if [ "$(id -u)" -ne 0 ]; then
+    sudo=(sudo -n)
+  fi
+  { "${sudo[@]}" apt-get update -qq &&
+    "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@"; } >/dev/null ||
+    echo "scripts/test.sh: could not apt-get install $*; the tests that need it skip (fail under CI=true)" >&2
+}
+if ! command -v chromium >/dev/null && ! command -v google-chrome >/dev/null; then
+  apt_install chromium chromium-driver
+elif ! command -v chromedriver >/dev/null; then
+  apt_install chromium-driver
+fi
+command -v redis-server >/dev/null || apt_install redis-server
 .venv/bin/ruff check src tests bench scripts deploy
 .venv/bin/ruff format --check src tests bench scripts deploy
 # One torch / ONNX Runtime thread: fastest on 2 shared cores, and deterministic.

@@ -1,12 +1,24 @@
-"""Helpers shared by the service tests (no tests here): settings, clients, images, raw ASGI calls."""
+"""Helpers shared by the service tests (no tests here): settings, clients, images, raw ASGI calls, and
+real ``handocr serve`` processes on the loopback interface."""
 
 from __future__ import annotations
 
 import contextlib
 import io
+import os
+import signal
+import socket
+import ssl
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
 from collections.abc import Iterator
-from typing import Any
+from pathlib import Path
+from typing import Any, NoReturn
 
+import pytest
 from fastapi.testclient import TestClient
 
 from conftest import draw_page
@@ -95,3 +107,117 @@ def asgi_call(
     body = b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body")
     response_headers = {k.decode().lower(): v.decode() for k, v in start["headers"]}
     return start["status"], response_headers, body, asked
+
+
+HOST = "127.0.0.1"
+
+
+def tools_required() -> bool:
+    """Whether a missing system tool (chromium, redis-server) must fail the tests rather than skip them.
+
+    True in CI (``CI=true``) or where ``HANDOCR_REQUIRE_SERVICE_TOOLS=1``; ``scripts/test.sh`` installs them.
+    """
+    flags = (os.environ.get("HANDOCR_REQUIRE_SERVICE_TOOLS", ""), os.environ.get("CI", ""))
+    return any(flag.lower() in ("1", "true", "yes") for flag in flags)
+
+
+def skip_or_fail(message: str) -> NoReturn:
+    """Skip the test because ``message`` (a missing tool), or fail it where the tools are required."""
+    if tools_required():
+        pytest.fail(f"{message} (required here: CI or HANDOCR_REQUIRE_SERVICE_TOOLS; see scripts/test.sh)")
+    pytest.skip(f"{message}; set HANDOCR_REQUIRE_SERVICE_TOOLS=1 to make this a failure")
+
+
+def free_port(host: str = HOST) -> int:
+    """A TCP port that was free on ``host`` a moment ago (the OS picks it)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((host, 0))
+        return int(sock.getsockname()[1])
+
+
+class ServeProcess:
+    """A real ``handocr serve`` process on 127.0.0.1 and a free port; a context manager.
+
+    The environment is ours without any ``HANDOCR_*`` setting, plus one thread per model, quiet
+    logs, a short drain on shutdown and ``env``. Output goes to ``log_path``, whose tail is shown
+    when the server does not come up. ``ssl_context`` (a client context) makes the checks use HTTPS.
+    """
+
+    def __init__(
+        self,
+        log_path: Path,
+        env: dict[str, str],
+        ready_path: str = "/readyz",
+        ssl_context: ssl.SSLContext | None = None,
+        timeout_s: float = 120.0,
+    ) -> None:
+        self.log_path = log_path
+        self.ready_path = ready_path
+        self.ssl_context = ssl_context
+        self.timeout_s = timeout_s
+        self.port = free_port()
+        self.url = f"{'https' if ssl_context else 'http'}://{HOST}:{self.port}"
+        self.env = {k: v for k, v in os.environ.items() if not k.startswith("HANDOCR_")}
+        self.env.update(
+            {
+                "OMP_NUM_THREADS": "1",
+                "HANDOCR_THREADS": "1",
+                "HANDOCR_LOG_LEVEL": "warning",
+                "HANDOCR_GRACEFUL_SHUTDOWN_S": "2",
+                **env,
+            }
+        )
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def status(self, path: str, headers: dict[str, str] | None = None, timeout_s: float = 10.0) -> int:
+        """The HTTP status of ``GET path`` (raises ``OSError`` if nothing answers)."""
+        request = urllib.request.Request(self.url + path, headers=headers or {})
+        opener = urllib.request.build_opener(  # no proxy from the environment: loopback only
+            urllib.request.ProxyHandler({}), urllib.request.HTTPSHandler(context=self.ssl_context)
+        )
+        try:
+            with opener.open(request, timeout=timeout_s) as response:
+                return int(response.status)
+        except urllib.error.HTTPError as error:
+            return int(error.code)
+
+    def log_tail(self, chars: int = 3000) -> str:
+        """The end of the server's output."""
+        return self.log_path.read_text(errors="replace")[-chars:] if self.log_path.exists() else ""
+
+    def start(self) -> ServeProcess:
+        """Start the server and wait (bounded) until ``ready_path`` answers 200."""
+        command = [sys.executable, "-m", "handocr.cli", "serve", "--host", HOST, "--port", str(self.port)]
+        with self.log_path.open("wb") as log:
+            self.process = subprocess.Popen(command, env=self.env, stdout=log, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + self.timeout_s
+        try:
+            while time.monotonic() < deadline:
+                if self.process.poll() is not None:
+                    raise RuntimeError(f"handocr serve exited with {self.process.returncode}:\n{self.log_tail()}")
+                with contextlib.suppress(OSError):
+                    if self.status(self.ready_path, timeout_s=5.0) == 200:
+                        return self
+                time.sleep(0.2)
+        except BaseException:
+            self.stop()
+            raise
+        self.stop()
+        raise TimeoutError(f"handocr serve: {self.ready_path} not 200 after {self.timeout_s:.0f} s:\n{self.log_tail()}")
+
+    def stop(self) -> None:
+        """SIGTERM, then SIGKILL if it has not exited within 15 s."""
+        if self.process is None or self.process.poll() is not None:
+            return
+        self.process.send_signal(signal.SIGTERM)
+        try:
+            self.process.wait(15)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait(10)
+
+    def __enter__(self) -> ServeProcess:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()

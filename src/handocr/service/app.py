@@ -2,8 +2,9 @@
 
 ``create_app(reader=None, settings=None)`` builds the app; with no reader, the models are loaded
 (and warmed up) in the background at startup and ``/readyz`` answers 503 until they are ready.
-``run(host, port)`` serves it with Uvicorn, which drains in-flight requests on SIGTERM/SIGINT for
-up to ``HANDOCR_GRACEFUL_SHUTDOWN_S`` seconds.
+``run(host, port)`` serves it with Uvicorn (HTTPS with TLS 1.3 minimum when ``HANDOCR_TLS_CERT`` and
+``HANDOCR_TLS_KEY`` are set), which drains in-flight requests on SIGTERM/SIGINT for up to
+``HANDOCR_GRACEFUL_SHUTDOWN_S`` seconds.
 
 State (rate-limit counters without Redis, jobs) lives in the process: run one worker per
 container, or set ``HANDOCR_REDIS_URL`` to share rate limits (jobs stay per process).
@@ -129,20 +130,19 @@ def configure_logging(level: str = "info") -> None:
 
 
 def run(host: str, port: int) -> None:
-    """Serve the app with Uvicorn until SIGTERM/SIGINT, then drain in-flight requests and stop."""
+    """Serve the app with Uvicorn until SIGTERM/SIGINT, then drain in-flight requests and stop.
+
+    Plain HTTP, or HTTPS with TLS 1.3 as the minimum version when ``HANDOCR_TLS_CERT`` and
+    ``HANDOCR_TLS_KEY`` are set (:mod:`handocr.service.server`).
+    """
     import uvicorn
+
+    from handocr.service.server import server_config
 
     settings = Settings()
     configure_logging(settings.log_level)
     app = create_app(settings=settings)
-    config = uvicorn.Config(
-        app,
-        host=host,
-        port=port,
-        log_level=settings.log_level,
-        access_log=False,  # the audit log has one line per call
-        server_header=False,
-        timeout_graceful_shutdown=settings.graceful_shutdown_s,
-        lifespan="on",
-    )
+    config = server_config(app, settings, host, port)
+    if settings.tls_enabled:
+        log.info("serving HTTPS (TLS 1.3 minimum) with certificate %s", settings.tls_cert)
     uvicorn.Server(config).run()

@@ -67,6 +67,10 @@ class Settings(BaseSettings):
     threads: int | None = Field(None, ge=1, description="ONNX Runtime threads per model.")
 
     # Server
+    tls_cert: Path | None = Field(
+        None, description="PEM certificate (chain); with tls_key, serve HTTPS with TLS 1.3 as the minimum version."
+    )
+    tls_key: Path | None = Field(None, description="PEM private key of tls_cert (unencrypted; keep it mode 0600).")
     graceful_shutdown_s: int = Field(30, ge=0, description="Seconds in-flight requests get on shutdown.")
     log_level: Literal["debug", "info", "warning", "error"] = "info"
 
@@ -87,6 +91,11 @@ class Settings(BaseSettings):
         """Whether API keys are accepted."""
         return bool(self.api_keys or self.api_keys_file)
 
+    @property
+    def tls_enabled(self) -> bool:
+        """Whether the server speaks HTTPS itself (else plain HTTP, e.g. behind a TLS-terminating load balancer)."""
+        return self.tls_cert is not None and self.tls_key is not None
+
     def check(self) -> None:
         """Raise :class:`ServiceConfigError` if the settings are unsafe or contradict each other."""
         if not (self.jwt_enabled or self.keys_enabled or self.auth_disabled):
@@ -103,3 +112,8 @@ class Settings(BaseSettings):
             raise ServiceConfigError(f"HANDOCR_API_KEYS_FILE {self.api_keys_file} is not a file")
         if self.jwt_public_key_file and not self.jwt_public_key_file.is_file():
             raise ServiceConfigError(f"HANDOCR_JWT_PUBLIC_KEY_FILE {self.jwt_public_key_file} is not a file")
+        if (self.tls_cert is None) != (self.tls_key is None):
+            raise ServiceConfigError("set both HANDOCR_TLS_CERT and HANDOCR_TLS_KEY to serve HTTPS, or neither")
+        for name, path in (("HANDOCR_TLS_CERT", self.tls_cert), ("HANDOCR_TLS_KEY", self.tls_key)):
+            if path is not None and not path.is_file():
+                raise ServiceConfigError(f"{name} {path} is not a file")

@@ -1,33 +1,46 @@
-// handocr web page: send an image to /v1/read, draw the line and word boxes, show the text.
+// handocr web page: send an image to /v1/read, draw the line and word boxes, show the text, and
+// offer the result as JSON (the Document already received) or ALTO (the same image read with ?format=alto).
 "use strict";
 (function () {
   const $ = (id) => document.getElementById(id);
   const form = $("form"), fileInput = $("file"), drop = $("drop"), go = $("go");
-  const download = $("download"), statusEl = $("status"), canvas = $("canvas"), textEl = $("text");
-  let file = null, result = null;
+  const downloadJson = $("download"), downloadAlto = $("download-alto");
+  const statusEl = $("status"), canvas = $("canvas"), textEl = $("text");
+  let file = null; // the file chosen now
+  let result = null, resultFile = null, summary = ""; // the last Document, the file it was read from
+  let busy = false;
 
   function setStatus(message, isError) {
     statusEl.textContent = message;
     statusEl.className = isError ? "error" : "";
   }
 
+  function refreshButtons() {
+    go.disabled = busy || !file;
+    downloadJson.disabled = busy || !result;
+    downloadAlto.disabled = busy || !result;
+  }
+
   function choose(f) {
     file = f || null;
-    go.disabled = !file;
     drop.querySelector("span").textContent = file ? file.name : "Drop an image here or click to choose one";
+    refreshButtons();
   }
 
   fileInput.addEventListener("change", () => choose(fileInput.files[0]));
+  drop.addEventListener("keydown", (e) => {
+    if (e.key === "Enter" || e.key === " ") { e.preventDefault(); fileInput.click(); }
+  });
   ["dragenter", "dragover"].forEach((t) => drop.addEventListener(t, (e) => { e.preventDefault(); drop.classList.add("over"); }));
   ["dragleave", "drop"].forEach((t) => drop.addEventListener(t, (e) => { e.preventDefault(); drop.classList.remove("over"); }));
-  drop.addEventListener("drop", (e) => choose(e.dataTransfer.files[0]));
+  drop.addEventListener("drop", (e) => { if (e.dataTransfer.files.length) choose(e.dataTransfer.files[0]); });
 
   function colour(confidence) {
     const c = Math.max(0, Math.min(1, confidence));
     return `rgb(${Math.round(230 * (1 - c) + 20 * c)}, ${Math.round(60 * (1 - c) + 160 * c)}, 40)`;
   }
 
-  async function drawOverlay(doc) {
+  async function drawOverlay(doc, image) {
     const page = doc.pages[0];
     if (!page) return;
     canvas.width = page.width;
@@ -35,9 +48,9 @@
     const ctx = canvas.getContext("2d");
     ctx.fillStyle = "#fff";
     ctx.fillRect(0, 0, canvas.width, canvas.height);
-    if (file.type !== "application/pdf") {
+    if (image.type !== "application/pdf") {
       try {
-        const bitmap = await createImageBitmap(file, { imageOrientation: "from-image" });
+        const bitmap = await createImageBitmap(image, { imageOrientation: "from-image" });
         ctx.drawImage(bitmap, 0, 0, page.width, page.height);
       } catch (e) { /* TIFF and some formats cannot be drawn by the browser: boxes only */ }
     }
@@ -57,44 +70,92 @@
     return page.paragraphs.map((p) => p.lines.map((i) => page.lines[i].text).join("\n")).join("\n\n");
   }
 
-  form.addEventListener("submit", async (e) => {
-    e.preventDefault();
-    if (!file) return;
-    go.disabled = true;
-    download.disabled = true;
-    setStatus("Reading…");
+  // POST one image to /v1/read (the Document as JSON, or ?format=...), with the API key if one is given.
+  function post(image, format) {
     const body = new FormData();
-    body.append("file", file, file.name);
+    body.append("file", image, image.name);
     const headers = {};
     const key = $("key").value.trim();
     if (key) headers["X-API-Key"] = key;
+    const url = format ? `v1/read?format=${encodeURIComponent(format)}` : "v1/read";
+    return fetch(url, { method: "POST", body, headers });
+  }
+
+  // One line for a failed response: the problem's status, title and detail, or the bare HTTP status.
+  async function failure(response) {
     try {
-      const response = await fetch("v1/read", { method: "POST", body, headers });
-      const data = await response.json();
-      if (!response.ok) {
-        setStatus(`${data.status || response.status} ${data.title || "Error"}: ${data.detail || ""}`, true);
-        return;
-      }
-      result = data;
-      textEl.textContent = data.pages.map(pageText).join("\n\f\n");
-      await drawOverlay(data);
-      const lines = data.pages.reduce((n, p) => n + p.lines.length, 0);
-      setStatus(`${data.pages.length} page(s), ${lines} line(s)`);
-      download.disabled = false;
+      const problem = await response.json();
+      return `${problem.status || response.status} ${problem.title || "Error"}: ${problem.detail || ""}`;
+    } catch (e) {
+      return `${response.status} ${response.statusText || "Error"}`;
+    }
+  }
+
+  function save(blob, name) {
+    const url = URL.createObjectURL(blob);
+    const a = document.createElement("a");
+    a.href = url;
+    a.download = name;
+    document.body.appendChild(a);
+    a.click();
+    a.remove();
+    setTimeout(() => URL.revokeObjectURL(url), 10000); // not at once: the download may not have started
+  }
+
+  function stem() {
+    return (resultFile && resultFile.name.replace(/\.[^.]+$/, "")) || "result";
+  }
+
+  async function work(message, task) {
+    busy = true;
+    refreshButtons();
+    setStatus(message);
+    try {
+      await task();
     } catch (err) {
       setStatus(`Request failed: ${err}`, true);
     } finally {
-      go.disabled = !file;
+      busy = false;
+      refreshButtons();
     }
+  }
+
+  form.addEventListener("submit", (e) => {
+    e.preventDefault();
+    if (!file || busy) return;
+    const image = file;
+    work("Reading…", async () => {
+      const response = await post(image);
+      if (!response.ok) {
+        setStatus(await failure(response), true);
+        return;
+      }
+      const data = await response.json();
+      result = data;
+      resultFile = image;
+      textEl.textContent = data.pages.map(pageText).join("\n\f\n");
+      await drawOverlay(data, image);
+      const lines = data.pages.reduce((n, p) => n + p.lines.length, 0);
+      summary = `${data.pages.length} page(s), ${lines} line(s)`;
+      setStatus(summary);
+    });
   });
 
-  download.addEventListener("click", () => {
+  downloadJson.addEventListener("click", () => {
     if (!result) return;
-    const blob = new Blob([JSON.stringify(result, null, 2)], { type: "application/json" });
-    const a = document.createElement("a");
-    a.href = URL.createObjectURL(blob);
-    a.download = (file ? file.name.replace(/\.[^.]+$/, "") : "result") + ".json";
-    a.click();
-    URL.revokeObjectURL(a.href);
+    save(new Blob([JSON.stringify(result, null, 2)], { type: "application/json" }), `${stem()}.json`);
+  });
+
+  downloadAlto.addEventListener("click", () => {
+    if (!result || busy) return;
+    work("Exporting ALTO…", async () => {
+      const response = await post(resultFile, "alto");
+      if (!response.ok) {
+        setStatus(await failure(response), true);
+        return;
+      }
+      save(await response.blob(), `${stem()}.alto.xml`);
+      setStatus(summary);
+    });
   });
 })();
