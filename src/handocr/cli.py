@@ -169,11 +169,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     from handocr.batch.cli import add_batch_command
     from handocr.data_cli import add_data_commands
+    from handocr.datasets.synth.dataset import add_synth_command
     from handocr.training_cli import add_training_commands
 
     add_training_commands(sub)
     add_data_commands(sub)
     add_batch_command(sub)
+    add_synth_command(sub)
     return parser
 
 
