@@ -26,6 +26,7 @@ elif ! command -v chromedriver >/dev/null; then
   apt_install chromium-driver
 fi
 command -v redis-server >/dev/null || apt_install redis-server
+[ -f /usr/share/dict/american-english ] || apt_install wamerican  # tests/test_lm.py's word-list LM test
 .venv/bin/ruff check src tests bench scripts deploy
 .venv/bin/ruff format --check src tests bench scripts deploy
 # One torch / ONNX Runtime thread: fastest on 2 shared cores, and deterministic.
