@@ -26,6 +26,7 @@ import handocr
 from handocr.exporters import EXPORTERS
 from handocr.pipeline import Reader
 from handocr.service.auth import Authenticator
+from handocr.service.clamd import ClamdClient
 from handocr.service.engine import Engine
 from handocr.service.jobs import JobStore
 from handocr.service.metrics import Metrics
@@ -49,6 +50,7 @@ def build_services(settings: Settings, reader: Reader | None) -> Services:
         engine=Engine(settings, metrics, reader),
         jobs=JobStore(settings.job_ttl_s, settings.max_jobs, settings.retry_after_s),
         metrics=metrics,
+        scanner=ClamdClient(settings.clamd_url, settings.clamd_timeout_s) if settings.clamd_url else None,
     )
 
 

@@ -136,4 +136,6 @@ class ServiceMiddleware:
             "sha256": context.sha256 or None,
             "latency_ms": round(elapsed * 1000, 2),
         }
+        if context.reject_reason:
+            record["reason"] = context.reject_reason
         audit_log.info(json.dumps(record, separators=(",", ":")))

@@ -59,6 +59,10 @@ ERROR_STATUS: dict[type[HandocrError], int] = {
     HandocrError: 422,
 }
 
+# Problem kinds that share a status with others: (slug, title), passed as ApiError(kind=...).
+VIRUS_FOUND = ("virus-found", "Upload rejected by the virus scan")
+SCAN_UNAVAILABLE = ("scan-unavailable", "Virus scan unavailable")
+
 REJECT_REASONS: dict[int, str] = {
     401: "unauthorized",
     413: "too_large",
@@ -72,11 +76,18 @@ REJECT_REASONS: dict[int, str] = {
 class ApiError(Exception):
     """An error answered with a problem response; raise it from routes and dependencies."""
 
-    def __init__(self, status: int, detail: str | None = None, headers: dict[str, str] | None = None) -> None:
-        super().__init__(detail or KINDS.get(status, ("error", "Error"))[1])
+    def __init__(
+        self,
+        status: int,
+        detail: str | None = None,
+        headers: dict[str, str] | None = None,
+        kind: tuple[str, str] | None = None,
+    ) -> None:
+        super().__init__(detail or (kind or KINDS.get(status, ("error", "Error")))[1])
         self.status = status
         self.detail = detail
         self.headers = headers or {}
+        self.kind = kind
 
 
 def status_for(error: HandocrError) -> int:
@@ -87,9 +98,11 @@ def status_for(error: HandocrError) -> int:
     return 500
 
 
-def make_problem(status: int, detail: str | None, request_id: str | None) -> Problem:
-    """A problem object for ``status`` with the standard type and title."""
-    slug, title = KINDS.get(status, ("error", "Error"))
+def make_problem(
+    status: int, detail: str | None, request_id: str | None, kind: tuple[str, str] | None = None
+) -> Problem:
+    """A problem object for ``status`` with the standard type and title (or ``kind``'s slug and title)."""
+    slug, title = kind or KINDS.get(status, ("error", "Error"))
     instance = f"urn:handocr:request:{request_id}" if request_id else None
     return Problem(
         type=f"urn:handocr:problem:{slug}",
@@ -104,7 +117,7 @@ def make_problem(status: int, detail: str | None, request_id: str | None) -> Pro
 def problem_for_exception(error: Exception, request_id: str | None) -> Problem:
     """The problem object for any exception (library errors mapped, others answered 500 without detail)."""
     if isinstance(error, ApiError):
-        return make_problem(error.status, error.detail, request_id)
+        return make_problem(error.status, error.detail, request_id, error.kind)
     if isinstance(error, HandocrError):
         return make_problem(status_for(error), str(error), request_id)
     return make_problem(500, "unexpected error; the request id is in the server log", request_id)
@@ -170,9 +183,10 @@ _DESCRIPTIONS = {
     404: "No such resource (or it belongs to another client).",
     413: "Upload over the byte limit, or an image over the pixel/page limit.",
     415: "Not a supported image type (checked by magic bytes).",
-    422: "Malformed request, unknown format, too many files, or an image that cannot be decoded.",
+    422: "Malformed request, unknown format, too many files, an image that cannot be decoded, "
+    "or an upload rejected by the virus scan.",
     429: "Rate limit exceeded; see Retry-After and RateLimit-* headers.",
-    503: "Overloaded or models not ready; see Retry-After.",
+    503: "Overloaded, models not ready, or the virus scanner unavailable; see Retry-After.",
 }
 
 

@@ -54,6 +54,14 @@ class Settings(BaseSettings):
     max_batch_files: int = Field(16, ge=1, description="Most files in one batch request.")
     max_batch_bytes: int = Field(64 * MB, ge=1, description="Largest batch request body.")
 
+    # Virus scan (optional)
+    clamd_url: str | None = Field(
+        None,
+        description="clamd to scan every upload with (tcp://host:port or unix:///path); unset: no scan. "
+        "Fails closed: clamd unreachable or timing out answers 503.",
+    )
+    clamd_timeout_s: float = Field(10.0, gt=0, description="Time allowed for one scan (connect, send, reply).")
+
     # Concurrency and jobs
     max_concurrent_reads: int = Field(2, ge=1, description="Reads running at once (thread pool size).")
     max_queued_reads: int = Field(8, ge=0, description="Reads allowed to wait for a slot; more get 503.")
@@ -112,6 +120,13 @@ class Settings(BaseSettings):
             raise ServiceConfigError(f"HANDOCR_API_KEYS_FILE {self.api_keys_file} is not a file")
         if self.jwt_public_key_file and not self.jwt_public_key_file.is_file():
             raise ServiceConfigError(f"HANDOCR_JWT_PUBLIC_KEY_FILE {self.jwt_public_key_file} is not a file")
+        if self.clamd_url:
+            from handocr.service.clamd import parse_clamd_url
+
+            try:
+                parse_clamd_url(self.clamd_url)
+            except ValueError as exc:
+                raise ServiceConfigError(f"HANDOCR_CLAMD_URL: {exc}") from None
         if (self.tls_cert is None) != (self.tls_key is None):
             raise ServiceConfigError("set both HANDOCR_TLS_CERT and HANDOCR_TLS_KEY to serve HTTPS, or neither")
         for name, path in (("HANDOCR_TLS_CERT", self.tls_cert), ("HANDOCR_TLS_KEY", self.tls_key)):
