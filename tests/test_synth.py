@@ -6,6 +6,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from PIL import Image
 
 from handocr.datasets.synth import (
     FontFace,
@@ -153,3 +154,19 @@ def test_command_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Non
         "synthphoto_1_000001.jpg",
     ]
     assert main([str(tmp_path / "none"), "--fonts", str(tmp_path / "missing"), "-q"]) == 2
+
+
+def test_yolo_reader_gives_texts_and_refuses_a_short_texts_file(tmp_path: Path) -> None:
+    from handocr.errors import DatasetError
+
+    root = tmp_path / "set"
+    for sub in ("images", "labels", "texts"):
+        (root / sub / "train").mkdir(parents=True)
+    Image.new("RGB", (100, 50), "white").save(root / "images" / "train" / "p.png")
+    (root / "labels" / "train" / "p.txt").write_text("0 0.5 0.3 0.8 0.2\n0 0.5 0.7 0.8 0.2\n")
+    (root / "texts" / "train" / "p.txt").write_text("première ligne\nsecond line\n", encoding="utf-8")
+    (page,) = YoloFolder(root).pages("train")
+    assert [line.text for line in page.lines] == ["première ligne", "second line"]
+    (root / "texts" / "train" / "p.txt").write_text("only one\n", encoding="utf-8")
+    with pytest.raises(DatasetError, match="1 texts for 2 label rows"):
+        list(YoloFolder(root).pages("train"))

@@ -1,17 +1,18 @@
-"""YOLO detection folders: boxes only, for detector training.
+"""YOLO detection folders: boxes for detector training, and line texts when a ``texts/`` folder has them.
 
 Layouts: ``images/{train,val}`` with ``labels/{train,val}`` (Ultralytics), or ``{train,valid}/images``
 with ``{train,valid}/labels`` (Roboflow exports), with an optional ``data.yaml`` whose ``train:`` and
 ``val:`` keys name the image folders. A label file has one row per object, ``class cx cy w h``
 normalised to the image, or ``class x1 y1 x2 y2 ...`` for a polygon; every class counts as a line.
-An image without a label file has no lines (a negative page).
+An image without a label file has no lines (a negative page). A ``texts/`` folder beside ``labels/``
+(as :mod:`handocr.datasets.synth` writes) gives each line its text: one row per label row, in order.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from handocr.datasets.linefolder import image_size
@@ -53,14 +54,37 @@ def _yaml_paths(data_yaml: Path) -> dict[str, str]:
     return out
 
 
-def label_path(image: Path) -> Path:
-    """Ultralytics' rule: the last ``/images/`` in the path becomes ``/labels/``, the suffix ``.txt``."""
+def sibling_path(image: Path, folder: str) -> Path:
+    """Ultralytics' rule: the last ``/images/`` in the path becomes ``/<folder>/``, the suffix ``.txt``."""
     parts = list(image.parts)
     for i in range(len(parts) - 2, -1, -1):
         if parts[i] == "images":
-            parts[i] = "labels"
+            parts[i] = folder
             break
     return Path(*parts).with_suffix(".txt")
+
+
+def label_path(image: Path) -> Path:
+    """The label file of an image (``/images/`` -> ``/labels/``)."""
+    return sibling_path(image, "labels")
+
+
+def texts_path(image: Path) -> Path:
+    """The line-texts file of an image (``/images/`` -> ``/texts/``), one text per label row."""
+    return sibling_path(image, "texts")
+
+
+def with_texts(lines: list[LineRecord], path: Path) -> list[LineRecord]:
+    """``lines`` with the texts of ``path`` (one row per line, in order) when that file exists.
+
+    Raises :class:`DatasetError` when it does not have one row per line.
+    """
+    if not path.is_file():
+        return lines
+    rows = path.read_text(encoding="utf-8").split("\n")[:-1]
+    if len(rows) != len(lines):
+        raise DatasetError(f"{path}: {len(rows)} texts for {len(lines)} label rows")
+    return [replace(line, text=text) for line, text in zip(lines, rows, strict=True)]
 
 
 def read_yolo_labels(path: Path, width: int, height: int) -> list[LineRecord]:
@@ -135,12 +159,13 @@ class YoloFolder:
         return sorted(p for d in dirs for p in d.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
 
     def pages(self, split: str | None = None, errors: list[str] | None = None) -> Iterator[PageRecord]:
-        """Yield a page (boxes, empty texts) per image of ``split``."""
+        """Yield a page per image of ``split``: boxes, and texts where a ``texts/`` file has them."""
         for image in self.images(split):
             try:
                 width, height = image_size(image)
                 labels = label_path(image)
                 lines = read_yolo_labels(labels, width, height) if labels.is_file() else []
+                lines = with_texts(lines, texts_path(image))
                 yield PageRecord(image_path=image, width=width, height=height, lines=lines, page_id=image.stem)
             except DatasetError as exc:
                 if errors is None:

@@ -30,7 +30,6 @@ from handocr.datasets.synth.fonts import FontFace, load_faces
 from handocr.datasets.synth.page import SynthOptions, SynthPage, default_text_source, generate_page
 from handocr.datasets.synth.text import TextSource
 from handocr.datasets.yolo import YoloFolder
-from handocr.errors import DatasetError
 
 
 def yolo_rows(page: SynthPage) -> list[str]:
@@ -42,16 +41,6 @@ def yolo_rows(page: SynthPage) -> list[str]:
         cx, cy = (x0 + x1) / 2 / width, (y0 + y1) / 2 / height
         rows.append(f"0 {cx:.6f} {cy:.6f} {(x1 - x0) / width:.6f} {(y1 - y0) / height:.6f}")
     return rows
-
-
-def texts_path(image: Path) -> Path:
-    """The texts file of an image: the last ``/images/`` in its path becomes ``/texts/``, suffix ``.txt``."""
-    parts = list(image.parts)
-    for i in range(len(parts) - 2, -1, -1):
-        if parts[i] == "images":
-            parts[i] = "texts"
-            break
-    return Path(*parts).with_suffix(".txt")
 
 
 _WORKER: dict = {}
@@ -139,15 +128,7 @@ def load_synth_pages(root: Path | str, split: str | None = None) -> list[PageRec
 
     Raises :class:`DatasetError` when a texts file does not have one row per label row.
     """
-    pages = []
-    for page in YoloFolder(Path(root)).pages(split):
-        path = texts_path(page.image_path)
-        rows = path.read_text(encoding="utf-8").split("\n")[:-1] if path.is_file() else []
-        if len(rows) != len(page.lines):
-            raise DatasetError(f"{path}: {len(rows)} texts for {len(page.lines)} label rows")
-        page.lines = [replace(line, text=text) for line, text in zip(page.lines, rows, strict=True)]
-        pages.append(page)
-    return pages
+    return list(YoloFolder(Path(root)).pages(split))
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
