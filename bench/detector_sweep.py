@@ -24,7 +24,7 @@ from bench.common import (
     split_list,
     write_results,
 )
-from handocr.detection.boxes import decode_yolo, letterbox
+from handocr.detection.boxes import decode_yolo
 from handocr.evaluation.detection_metrics import DetectionScorer
 from handocr.evaluation.runner import MAP_MIN_SCORE
 from handocr.models import DEFAULT_DETECTOR, load_detector
@@ -38,9 +38,8 @@ def raw_outputs(detector: Any, pages: list) -> list[tuple[np.ndarray, Any, int, 
     outputs = []
     for page in pages:
         rgb = np.asarray(Image.open(page.image_path).convert("RGB"))
-        canvas, fit = letterbox(rgb, detector.size)
-        tensor = canvas.transpose(2, 0, 1)[None].astype(np.float32) / 255.0
-        outputs.append((detector.session.run(None, {detector.input_name: tensor})[0], fit, rgb.shape[1], rgb.shape[0]))
+        output, fit = detector.raw_output(rgb)
+        outputs.append((output, fit, rgb.shape[1], rgb.shape[0]))
     return outputs
 
 

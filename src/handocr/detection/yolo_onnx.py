@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 
 from handocr.detection.base import Detection
-from handocr.detection.boxes import decode_yolo, letterbox
+from handocr.detection.boxes import Letterbox, decode_yolo, letterbox
 from handocr.runtime import make_session
 from handocr.schema import ModelInfo
 
@@ -31,15 +31,20 @@ class YoloOnnxDetector:
         self.input_name = self.session.get_inputs()[0].name
         self.size = int(shape[2]) if isinstance(shape[2], int) else 640
 
+    def raw_output(self, image: np.ndarray) -> tuple[np.ndarray, Letterbox]:
+        """The network's output ``(1, 4 + classes, N)`` for an RGB uint8 image, before decoding and
+        NMS, with the letterbox that maps its boxes back (threshold sweeps decode it many times)."""
+        canvas, fit = letterbox(image, self.size)
+        tensor = (canvas.transpose(2, 0, 1)[None].astype(np.float32)) / 255.0
+        return self.session.run(None, {self.input_name: tensor})[0], fit
+
     def detect(self, image: np.ndarray, min_score: float | None = None) -> list[Detection]:
         """Detect lines in an RGB uint8 image ``(h, w, 3)``; boxes in the image's pixels.
 
         Boxes scoring under ``min_score`` (default: the model's ``conf_threshold``) are dropped.
         """
         height, width = image.shape[:2]
-        canvas, fit = letterbox(image, self.size)
-        tensor = (canvas.transpose(2, 0, 1)[None].astype(np.float32)) / 255.0
-        output = self.session.run(None, {self.input_name: tensor})[0]
+        output, fit = self.raw_output(image)
         threshold = self.conf_threshold if min_score is None else min_score
         boxes, scores = decode_yolo(output, threshold, self.iou_threshold)
         boxes = fit.to_image(boxes, width, height)

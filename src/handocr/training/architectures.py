@@ -44,7 +44,7 @@ class Architecture:
             return ("classifier.weight", "classifier.bias"), 0
         return model.classifier_keys(), 1
 
-    def export(self, model: nn.Module, charset: Charset, target: Path) -> None:
+    def export(self, model: nn.Module, target: Path) -> None:
         """Write ``model`` as ONNX at ``target`` (metadata is added by the caller)."""
         model.eval()
         if self.name == CRNN_V1.name:

@@ -333,7 +333,7 @@ def export_recognizer(checkpoint: Path, target: Path) -> Path:
     model = arch.build(charset)
     model.load_state_dict(state["model"])
     target.parent.mkdir(parents=True, exist_ok=True)
-    arch.export(model, charset, target)
+    arch.export(model, target)
     proto = onnx.load(str(target))
     meta = {
         "charset": charset.to_json(),
