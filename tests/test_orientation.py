@@ -85,22 +85,42 @@ def test_reading_order_rows_and_tall_boxes():
 
 
 def test_confidently_upright_lines_are_not_read_turned_over():
-    from handocr.detection.base import Detection
     from handocr.orientation import prefers_flipped
 
-    gray = np.full((100, 200), 255, np.uint8)
-    detections = [Detection((10, 10 + 30 * i, 190, 35 + 30 * i), 0.9) for i in range(3)]
     calls = []
 
-    def confidences(level):
-        def read(crops):
-            calls.append(len(crops))
-            return [level] * len(crops)
+    def turned(level):
+        def read():
+            calls.append(level)
+            return [level] * 3
 
         return read
 
-    assert not prefers_flipped(gray, detections, confidences(0.9))
-    assert calls == [3]  # sure enough: the turned crops were not read
-    calls.clear()
-    assert not prefers_flipped(gray, detections, confidences(0.6))
-    assert calls == [3, 3]  # unsure: both ways read (and equal, so no flip)
+    assert not prefers_flipped([0.9, 0.9, 0.9], turned(0.2))
+    assert calls == []  # sure enough: the turned crops were not read
+    assert not prefers_flipped([0.6, 0.6, 0.6], turned(0.6))
+    assert calls == [0.6]  # unsure: read turned over (and equal, so no flip)
+    assert prefers_flipped([0.3, 0.4], turned(0.8))
+    assert not prefers_flipped([], turned(0.8))
+
+
+def test_an_upright_page_costs_one_recognizer_pass_and_a_flipped_one_a_check_and_a_reread():
+    from PIL import Image
+
+    class CountingRecognizer(WideTextConfidence):
+        def __init__(self):
+            super().__init__()
+            self.calls = []
+
+        def recognize(self, crops):
+            self.calls.append(len(crops))
+            return super().recognize(crops)
+
+    recognizer = CountingRecognizer()
+    reader = Reader(InkBandDetector(), recognizer, ReadOptions(auto_rotate=True))
+    reader.read_page(Image.fromarray(_page_with_lines(0)))
+    assert recognizer.calls == [4]  # 0.9 confident: no turned reading
+    recognizer.calls.clear()
+    page = reader.read_page(Image.fromarray(_page_with_lines(2)))
+    assert page.rotation == 180
+    assert recognizer.calls == [4, 4, 4]  # read, the turned check, read again the right way up

@@ -64,7 +64,16 @@ def cmd_read(args: argparse.Namespace) -> int:
         from handocr.runtime import available_cpus
 
         threads = max(1, available_cpus() // args.workers)
-    job = ReadJob(formats, args.output, args.detector, args.recognizer, threads, args.review_below, args.skip_existing)
+    job = ReadJob(
+        formats,
+        args.output,
+        args.detector,
+        args.recognizer,
+        threads,
+        review_below=args.review_below,
+        skip_existing=args.skip_existing,
+        review_words_below=args.review_words_below,
+    )
     if args.output is not None:
         args.output.mkdir(parents=True, exist_ok=True)
     try:
@@ -145,7 +154,16 @@ def build_parser() -> argparse.ArgumentParser:
     read.add_argument("-o", "--output", type=Path, help="output folder (default: print to stdout)")
     read.add_argument("-f", "--format", default="text", help="output format(s), comma-separated (default: text)")
     read.add_argument("--skip-existing", action="store_true", help="skip inputs whose outputs already exist")
-    read.add_argument("--review-below", type=float, default=0.5, help="flag lines under this confidence")
+    read.add_argument(
+        "--review-below",
+        type=float,
+        help="flag lines under this confidence needs_review (default: the pipeline's, chosen on val)",
+    )
+    read.add_argument(
+        "--review-words-below",
+        type=float,
+        help="flag words under this confidence needs_review (default: the pipeline's, chosen on val)",
+    )
     read.add_argument("-j", "--workers", type=int, default=1, help="worker processes (each loads the models once)")
     read.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     _model_args(read)

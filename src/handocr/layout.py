@@ -9,6 +9,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from handocr.recognition.calibration import word_ranges
 from handocr.schema import Line, Paragraph, Word
 
 BoxT = Sequence[float]
@@ -82,29 +83,28 @@ def words_from_chars(
     char_spans: Sequence[tuple[float, float]],
     crop_box: BoxT,
     line_box: Sequence[int],
+    review_below: float = 0.0,
 ) -> list[Word]:
     """Split a line's text into words with boxes from per-character spans in crop pixels.
 
     ``crop_box`` is where the crop was cut from the page; word boxes take the line box's vertical
     extent. Without spans (a backend with no alignment) words share the line box. A word's confidence
     is the product of its characters' (the chance that all are right), which is close to calibrated
-    on ``val`` (see the recognizer's model card).
+    on ``val`` (see the recognizer's model card); words under ``review_below`` are flagged
+    ``needs_review``.
     """
     words: list[Word] = []
-    start = None
     have_spans = len(char_spans) == len(text) and len(text) > 0
-    for i, ch in enumerate([*text, " "]):
-        if ch != " " and start is None:
-            start = i
-        elif ch == " " and start is not None:
-            confs = char_confidences[start:i] if len(char_confidences) == len(text) else [1.0]
-            if have_spans:
-                x0 = crop_box[0] + char_spans[start][0]
-                x1 = crop_box[0] + char_spans[i - 1][1]
-                box = [int(max(line_box[0], x0)), line_box[1], int(min(line_box[2], np.ceil(x1))), line_box[3]]
-                box[2] = max(box[2], box[0])
-            else:
-                box = list(line_box)
-            words.append(Word(box=box, text=text[start:i], confidence=float(np.prod(confs))))
-            start = None
+    have_confidences = len(char_confidences) == len(text)
+    for start, end in word_ranges(text):
+        confs = char_confidences[start:end] if have_confidences else [1.0]
+        if have_spans:
+            x0 = crop_box[0] + char_spans[start][0]
+            x1 = crop_box[0] + char_spans[end - 1][1]
+            box = [int(max(line_box[0], x0)), line_box[1], int(min(line_box[2], np.ceil(x1))), line_box[3]]
+            box[2] = max(box[2], box[0])
+        else:
+            box = list(line_box)
+        confidence = float(np.prod(confs))
+        words.append(Word(box=box, text=text[start:end], confidence=confidence, needs_review=confidence < review_below))
     return words

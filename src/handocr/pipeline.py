@@ -14,7 +14,14 @@ from handocr.detection.base import Detection, LineDetector
 from handocr.imageio import Limits, decode_pages
 from handocr.layout import paragraphs, reading_order, words_from_chars
 from handocr.models import DEFAULT_DETECTOR, DEFAULT_RECOGNIZER, load_detector, load_recognizer
-from handocr.orientation import flip_box, line_score, looks_upright, prefers_flipped, rotate_box_back
+from handocr.orientation import (
+    flip_box,
+    flip_check_lines,
+    line_score,
+    looks_upright,
+    prefers_flipped,
+    rotate_box_back,
+)
 from handocr.recognition.base import LineRecognizer, RecognizedLine
 from handocr.schema import Document, Line, Models, Page, Paragraph, Timings, Word
 
@@ -26,6 +33,9 @@ class ReadOptions:
     Attributes:
         crop_margin: pixels added around each detected box before recognition.
         review_below: lines whose confidence is under this are flagged ``needs_review``.
+        review_words_below: words whose confidence is under this are flagged ``needs_review``.
+            Both review thresholds were chosen on ``val`` with ``handocr eval`` (its ``review``
+            section; see the recognizer's model card).
         drop_below: lines whose confidence is under this are dropped (0 keeps every line).
         auto_rotate: detect pages turned by 90, 180 or 270 degrees and read them upright.
         min_ink_contrast: detections whose darkest pixels (1st percentile) are less than this many
@@ -34,6 +44,7 @@ class ReadOptions:
 
     crop_margin: int = 4
     review_below: float = 0.5
+    review_words_below: float = 0.5
     drop_below: float = 0.0
     auto_rotate: bool = True
     min_ink_contrast: float = 40.0
@@ -86,29 +97,45 @@ class Reader:
         """The names and versions of the models, for results."""
         return Models(detector=self.detector.info, recognizer=self.recognizer.info)
 
-    def recognize_boxes(self, gray: np.ndarray, boxes: Sequence[Sequence[float]]) -> list[RecognizedLine]:
-        """Recognise the lines at ``boxes`` on a grayscale page ``(h, w)`` uint8."""
+    def line_crops(self, gray: np.ndarray, boxes: Sequence[Sequence[float]]) -> list[np.ndarray]:
+        """The crops the recognizer reads for ``boxes`` on a grayscale page (with the crop margin)."""
         height, width = gray.shape
         crops = []
         for box in boxes:
             x0, y0, x1, y1 = crop_box(box, self.options.crop_margin, width, height)
             crops.append(gray[y0:y1, x0:x1] if x1 > x0 and y1 > y0 else np.full((8, 8), 255, np.uint8))
-        return self.recognizer.recognize(crops)
+        return crops
+
+    def recognize_boxes(self, gray: np.ndarray, boxes: Sequence[Sequence[float]]) -> list[RecognizedLine]:
+        """Recognise the lines at ``boxes`` on a grayscale page ``(h, w)`` uint8."""
+        return self.recognizer.recognize(self.line_crops(gray, boxes))
 
     def read_page(self, image: Image.Image, decode_ms: float = 0.0) -> Page:
-        """Read one page image; boxes in the result are pixels of ``image`` whatever its rotation."""
+        """Read one page image; boxes in the result are pixels of ``image`` whatever its rotation.
+
+        Orientation: a page whose lines do not run across is tried a quarter-turn round (a second
+        detector pass) before recognition; after recognition, a page read with low confidence is
+        checked for being upside down (a few lines read turned over) and read again turned if so.
+        """
         start = time.perf_counter()
         rgb = np.asarray(image.convert("RGB"))
         gray = np.asarray(image.convert("L"))
         detections = self.detector.detect(rgb)
         t_first_detect = time.perf_counter()
-        turns, rgb, gray, detections = self._upright(rgb, gray, detections)
-        t_orient = time.perf_counter()
+        turns, rgb, gray, detections = self._quarter_turn(rgb, gray, detections)
+        t_turned = time.perf_counter()
         paper = paper_level(gray)
         detections = [d for d in detections if self._has_ink(gray, d, paper)]
         t_detect = time.perf_counter()
         recognized = self.recognize_boxes(gray, [d.box for d in detections])
         t_recognize = time.perf_counter()
+        if self._reads_better_flipped(gray, detections, recognized):
+            height, width = gray.shape
+            turns += 2
+            rgb, gray = np.ascontiguousarray(rgb[::-1, ::-1]), np.ascontiguousarray(gray[::-1, ::-1])
+            detections = [Detection(flip_box(d.box, width, height), d.score) for d in detections]
+            recognized = self.recognize_boxes(gray, [d.box for d in detections])
+        t_flipped = time.perf_counter()
         lines = self._build_lines(detections, recognized, gray.shape)
         order = reading_order([ln.box for ln in lines])
         lines = [lines[i] for i in order]
@@ -118,10 +145,10 @@ class Reader:
         t_layout = time.perf_counter()
         page.timings_ms = Timings(
             decode=round(decode_ms, 2),
-            detect=round((t_first_detect - start + t_detect - t_orient) * 1000, 2),
-            orient=round((t_orient - t_first_detect) * 1000, 2),
+            detect=round((t_first_detect - start + t_detect - t_turned) * 1000, 2),
+            orient=round((t_turned - t_first_detect + t_flipped - t_recognize) * 1000, 2),
             recognize=round((t_recognize - t_detect) * 1000, 2),
-            layout=round((t_layout - t_recognize) * 1000, 2),
+            layout=round((t_layout - t_flipped) * 1000, 2),
             total=round((t_layout - start) * 1000 + decode_ms, 2),
         )
         return page
@@ -130,24 +157,30 @@ class Reader:
         x0, y0, x1, y1 = crop_box(detection.box, 0, gray.shape[1], gray.shape[0])
         return has_ink(gray[y0:y1, x0:x1], paper, self.options.min_ink_contrast)
 
-    def _upright(
+    def _quarter_turn(
         self, rgb: np.ndarray, gray: np.ndarray, detections: list[Detection]
     ) -> tuple[int, np.ndarray, np.ndarray, list[Detection]]:
-        """Find the quarter-turns that make the page upright; return them, the turned images, detections."""
-        if not self.options.auto_rotate:
+        """Turn a page whose lines do not run across by a quarter; return the turns, images, detections."""
+        if not self.options.auto_rotate or looks_upright(detections):
             return 0, rgb, gray, detections
-        turns = 0
-        if not looks_upright(detections):
-            turned = self.detector.detect(np.ascontiguousarray(np.rot90(rgb, 1)))
-            if looks_upright(turned) and line_score(turned) > line_score(detections):
-                turns, detections = 1, turned
-                rgb, gray = np.ascontiguousarray(np.rot90(rgb, 1)), np.ascontiguousarray(np.rot90(gray, 1))
-        if detections and prefers_flipped(gray, detections, self._confidences):
-            height, width = gray.shape
-            turns += 2
-            rgb, gray = np.ascontiguousarray(rgb[::-1, ::-1]), np.ascontiguousarray(gray[::-1, ::-1])
-            detections = [Detection(flip_box(d.box, width, height), d.score) for d in detections]
-        return turns, rgb, gray, detections
+        turned = self.detector.detect(np.ascontiguousarray(np.rot90(rgb, 1)))
+        if looks_upright(turned) and line_score(turned) > line_score(detections):
+            return 1, np.ascontiguousarray(np.rot90(rgb, 1)), np.ascontiguousarray(np.rot90(gray, 1)), turned
+        return 0, rgb, gray, detections
+
+    def _reads_better_flipped(
+        self, gray: np.ndarray, detections: list[Detection], recognized: list[RecognizedLine]
+    ) -> bool:
+        """Whether the page, as read, is upside down: the 180-degree check on its best lines."""
+        if not self.options.auto_rotate or not detections:
+            return False
+        picks = flip_check_lines(detections)
+
+        def read_turned() -> list[float]:
+            crops = self.line_crops(gray, [detections[i].box for i in picks])
+            return self._confidences([np.ascontiguousarray(c[::-1, ::-1]) for c in crops])
+
+        return prefers_flipped([recognized[i].confidence for i in picks], read_turned)
 
     def _confidences(self, crops: list[np.ndarray]) -> list[float]:
         quick = getattr(self.recognizer, "quick_confidences", None)  # greedy is enough to compare
@@ -165,7 +198,9 @@ class Reader:
                 continue
             box = [int(det.box[0]), int(det.box[1]), int(np.ceil(det.box[2])), int(np.ceil(det.box[3]))]
             crop = crop_box(det.box, self.options.crop_margin, width, height)
-            words = words_from_chars(rec.text, rec.char_confidences, rec.char_spans, crop, box)
+            words = words_from_chars(
+                rec.text, rec.char_confidences, rec.char_spans, crop, box, self.options.review_words_below
+            )
             lines.append(
                 Line(
                     box=box,

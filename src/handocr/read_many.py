@@ -25,8 +25,16 @@ class ReadJob:
     detector: str = "line-detector"
     recognizer: str = "line-recognizer"
     threads: int | None = None
-    review_below: float = 0.5
+    review_below: float | None = None  # None: ReadOptions' default
     skip_existing: bool = False
+    review_words_below: float | None = None  # None: ReadOptions' default
+
+    def read_options(self):
+        """The pipeline options: ``ReadOptions`` with the review thresholds this job sets."""
+        from handocr.pipeline import ReadOptions
+
+        given = {"review_below": self.review_below, "review_words_below": self.review_words_below}
+        return ReadOptions(**{k: v for k, v in given.items() if v is not None})
 
 
 @dataclass(frozen=True)
@@ -52,12 +60,10 @@ class FileReader:
     """Holds one loaded :class:`~handocr.pipeline.Reader` and turns an input into its output files."""
 
     def __init__(self, job: ReadJob) -> None:
-        from handocr.pipeline import Reader, ReadOptions
+        from handocr.pipeline import Reader
 
         self.job = job
-        self.reader = Reader.load(
-            job.detector, job.recognizer, threads=job.threads, options=ReadOptions(review_below=job.review_below)
-        )
+        self.reader = Reader.load(job.detector, job.recognizer, threads=job.threads, options=job.read_options())
 
     def __call__(self, path: Path) -> FileResult:
         """Read ``path`` and write its outputs; errors become a failed result, never an exception."""

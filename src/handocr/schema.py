@@ -11,7 +11,7 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
-SCHEMA_VERSION = "1.1"
+SCHEMA_VERSION = "1.2"
 
 
 def _check_box(box: list[int]) -> list[int]:
@@ -32,11 +32,13 @@ class _Node(BaseModel):
 
 
 class Word(_Node):
-    """One word of a line, with its box from the recognizer's alignment."""
+    """One word of a line, with its box from the recognizer's alignment; ``needs_review`` when its
+    confidence is under the reader's word review threshold."""
 
     box: Box
     text: str
     confidence: Confidence
+    needs_review: bool = False
 
 
 class Line(_Node):

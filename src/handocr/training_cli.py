@@ -41,6 +41,12 @@ def add_training_commands(sub: argparse._SubParsersAction) -> None:
                 help="Ultralytics model yaml (built from scratch) or a .pt to start from "
                 "(e.g. models/line-detector/model.pt)",
             )
+            p.add_argument(
+                "--lr",
+                type=float,
+                help="AdamW peak learning rate (default: Ultralytics' automatic choice, 0.002 for one "
+                "class); lower it to continue from trained weights without a warm-restart dip",
+            )
         else:
             p.add_argument("--max-steps", type=int, help="stop after this many steps (smoke tests)")
             p.add_argument(
@@ -123,6 +129,7 @@ def cmd_train(args: argparse.Namespace) -> int:
                 threads=args.threads,
                 seed=args.seed,
                 device=args.device,
+                lr=args.lr,
             )
             data_yaml = args.out / "data" / "data.yaml"
             if not data_yaml.exists():

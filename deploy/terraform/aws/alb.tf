@@ -1,4 +1,5 @@
-# The public entry point: HTTPS only (TLS 1.3 policy), HTTP redirected, WAF in front, access logs to S3.
+# The public entry point: HTTPS only (TLS 1.3 only by default, var.alb_ssl_policy), HTTP redirected,
+# WAF in front, access logs to S3.
 # The AWS Load Balancer Controller registers the pods in the target group (overlays/eks TargetGroupBinding).
 resource "aws_security_group" "alb" {
   #checkov:skip=CKV_AWS_260:The public API's load balancer must accept port 80 from anywhere, only to redirect it to HTTPS.
@@ -70,7 +71,7 @@ resource "aws_lb_listener" "https" {
   load_balancer_arn = aws_lb.main.arn
   port              = 443
   protocol          = "HTTPS"
-  ssl_policy        = "ELBSecurityPolicy-TLS13-1-2-2021-06"
+  ssl_policy        = var.alb_ssl_policy
   certificate_arn   = var.certificate_arn
 
   default_action {

@@ -6,6 +6,8 @@ removed). Page CER/WER compare the text of the detected lines in reading order (
 with the targets in ground-truth order; detections matching a skipped line (IoU >= 0.3) or lying in
 an ignore region are left out of the hypothesis. Reading order compares the order of the detected
 lines that match a ground-truth line (IoU >= 0.5) with the ground-truth order (Kendall's tau).
+Review: how the confidences of the lines read on ground-truth boxes separate good from bad lines and
+words (:mod:`handocr.evaluation.review_metrics`), at the reader's ``needs_review`` thresholds.
 
 Detection: mAP reads every box scoring at least :data:`MAP_MIN_SCORE` (the whole precision-recall
 curve, as Ultralytics and COCO do); precision, recall and everything downstream (recognition, page
@@ -25,6 +27,7 @@ from handocr.datasets.records import PageRecord
 from handocr.detection.boxes import iou_matrix
 from handocr.evaluation.detection_metrics import DetectionScorer, inside_fraction
 from handocr.evaluation.order_metrics import OrderScorer
+from handocr.evaluation.review_metrics import ReviewScorer
 from handocr.evaluation.text_metrics import ErrorRate
 from handocr.layout import reading_order
 from handocr.pipeline import Reader
@@ -65,7 +68,7 @@ def evaluate_folder(reader: Reader, folder: Path, split: str | None, limit: int 
     """Evaluate ``reader`` on one dataset folder's ``split``; returns a JSON-ready dict."""
     operating = getattr(reader.detector, "conf_threshold", 0.0)
     detection = DetectionScorer(operating_threshold=operating)
-    lines_scores, page_scores, order = _TextScores(), _TextScores(), OrderScorer()
+    lines_scores, page_scores, order, review = _TextScores(), _TextScores(), OrderScorer(), ReviewScorer()
     latencies, line_times, n_pages, n_lines = [], [], 0, 0
     for page in DatasetFolder(Path(folder)).pages(split):
         if limit is not None and n_pages >= limit:
@@ -91,6 +94,7 @@ def evaluate_folder(reader: Reader, folder: Path, split: str | None, limit: int 
         n_lines += len(scored)
         for (_, target), rec in zip(scored, gt_recognized, strict=True):
             lines_scores.add(target, rec.text)
+            review.add(target, rec)
         reference = "\n".join(t for _, t in scored)
         page_scores.add(reference, _page_hypothesis(page, boxes, [r.text for r in recognized]))
     return {
@@ -105,6 +109,7 @@ def evaluate_folder(reader: Reader, folder: Path, split: str | None, limit: int 
         },
         "page_end_to_end": page_scores.summary(),
         "reading_order": order.summary(),
+        "review": review.summary(reader.options.review_below, reader.options.review_words_below),
         "latency_ms": {
             "median": float(np.median(latencies)) if latencies else None,
             "p95": float(np.percentile(latencies, 95)) if latencies else None,

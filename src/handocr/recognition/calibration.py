@@ -166,18 +166,27 @@ def align_matches(reference: Sequence, hypothesis: Sequence) -> list[bool]:
     return out
 
 
-def word_confidences(text: str, char_confidences: Sequence[float]) -> list[tuple[str, float]]:
-    """Words of ``text`` (split on spaces) with their confidence: the lowest of their characters',
-    as :func:`handocr.layout.words_from_chars` computes it."""
+def word_ranges(text: str) -> list[tuple[int, int]]:
+    """``(start, end)`` character ranges of the words of ``text`` (split on spaces)."""
     out = []
     start = None
     for i, ch in enumerate([*text, " "]):
         if ch != " " and start is None:
             start = i
         elif ch == " " and start is not None:
-            out.append((text[start:i], float(min(char_confidences[start:i]))))
+            out.append((start, i))
             start = None
     return out
+
+
+def word_confidences(text: str, char_confidences: Sequence[float], rule: str = "product") -> list[tuple[str, float]]:
+    """Words of ``text`` (split on spaces) with their confidence from their characters': the
+    ``"product"`` (the chance that all are right, as :func:`handocr.layout.words_from_chars` fills the
+    result tree) or the ``"min"`` (lowest)."""
+    if rule not in ("product", "min"):
+        raise ValueError(f"word rule must be 'product' or 'min', not {rule!r}")
+    combine = np.prod if rule == "product" else np.min
+    return [(text[a:b], float(combine(char_confidences[a:b]))) for a, b in word_ranges(text)]
 
 
 class SpanConfidences:

@@ -33,6 +33,7 @@ class DetectorTrainConfig:
     seed: int = 0
     holdout_fraction: float = 0.06
     device: str = "cpu"
+    lr: float | None = None  # AdamW peak learning rate; None lets Ultralytics choose
 
 
 def write_yolo_dataset(pages: list[PageRecord], out_dir: Path, holdout_fraction: float, seed: int) -> Path:
@@ -113,6 +114,8 @@ def train_detector(data_yaml: Path, config: DetectorTrainConfig, resume: bool = 
         model = YOLO(config.model_yaml)
         model.add_callback("on_train_start", on_train_start)
         extra = {"time": config.hours} if config.hours else {}
+        if config.lr:
+            extra.update(optimizer="AdamW", lr0=config.lr)
         model.train(
             data=str(data_yaml),
             imgsz=config.imgsz,
