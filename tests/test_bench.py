@@ -238,3 +238,34 @@ def test_probe_fields_split_main_work_from_orientation() -> None:
     assert fields["recognizer_crops"] == 22
     assert fields["orientation_ms"] == pytest.approx(40.0 + 11.0)
     assert probe_fields([(50.0, 1)], [(30.0, 12)])["orientation_ms"] == 0
+
+
+def test_detectors_scores_each_system_on_the_same_pages_and_ignores_the_ignore_band(tmp_path: Path) -> None:
+    from bench.detectors import run, tables
+    from PIL import Image
+
+    from handocr.datasets.records import LineRecord, PageRecord
+
+    image = tmp_path / "page.png"
+    Image.new("RGB", (200, 100), "white").save(image)
+    lines = [LineRecord(box=(10, 10, 190, 30), text="a"), LineRecord(box=(10, 50, 190, 70), text="b")]
+    record = PageRecord(image_path=image, width=200, height=100, lines=lines, ignore_regions=[(0, 80, 200, 100)])
+    pages = [BenchPage("set", record, "a\nb")]
+
+    class Fixed:
+        def __init__(self, name: str, boxes: list, scores: list) -> None:
+            self.name, self.boxes, self.scores, self.operating_threshold = name, boxes, scores, 0.5
+
+        def detect(self, rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+            assert rgb.shape == (100, 200, 3)
+            return np.array(self.boxes, dtype=float).reshape(-1, 4), np.array(self.scores, dtype=float)
+
+    perfect = Fixed("good", [(10, 10, 190, 30), (10, 50, 190, 70), (0, 85, 200, 99)], [0.9, 0.8, 0.9])
+    half = Fixed("half", [(10, 10, 190, 30), (10, 45, 100, 75)], [0.9, 0.3])
+    results = run([perfect, half], pages)
+    good, partial = results["set"]["good"], results["set"]["half"]
+    assert (good["precision"], good["recall"], good["map50"]) == (1.0, 1.0, 1.0)  # the box in the band is ignored
+    assert (partial["precision"], partial["recall"]) == (1.0, 0.5)
+    assert partial["map50"] == pytest.approx(0.5)
+    assert good["ms"]["n"] == partial["ms"]["n"] == 1
+    assert "good / half time per page" in tables(results, ["good", "half"])
