@@ -1,6 +1,8 @@
 """Print a markdown table of accuracy from one or more ``handocr eval --out FILE`` JSON files.
 
 Usage: python scripts/results_table.py bench/results/eval_val.json
+
+Two tables: accuracy per set, then the ``needs_review`` figures (calibration, share flagged, errors caught).
 """
 
 from __future__ import annotations
@@ -48,6 +50,39 @@ def table(results: dict) -> str:
     return "\n".join(rows)
 
 
+def review_table(results: dict) -> str:
+    """The markdown table of the ``review`` figures: calibration and what the review flags catch."""
+    rows = [
+        "| set | line ECE | lines flagged | char. errors in them | CER of the rest | suggested line threshold "
+        "| word ECE | words flagged | wrong words caught | wrong among the rest | suggested word threshold |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for s in results["sets"]:
+        review = s.get("review")
+        if not review or not review["lines"].get("n"):
+            continue
+        lines, words = review["lines"], review["words"]
+        at_line, at_word = lines["at_threshold"], words.get("at_threshold", {})
+        cells = [
+            f"{Path(s['dataset']).name} {s['split']}",
+            _num(lines["ece"]),
+            f"{_pct(at_line['flagged'])} (< {at_line['threshold']})",
+            _pct(at_line["errors_caught"]),
+            _pct(at_line["cer_kept"]),
+            _num(lines["suggested_threshold"], 2),
+            _num(words.get("ece")),
+            f"{_pct(at_word.get('flagged'))} (< {at_word.get('threshold')})",
+            _pct(at_word.get("errors_caught")),
+            _pct(at_word.get("wrong_among_kept")),
+            _num(words.get("suggested_threshold"), 2),
+        ]
+        rows.append("| " + " | ".join(cells) + " |")
+    return "\n".join(rows)
+
+
 if __name__ == "__main__":
     for name in sys.argv[1:]:
-        print(table(json.loads(Path(name).read_text())))
+        data = json.loads(Path(name).read_text())
+        print(table(data))
+        print()
+        print(review_table(data))

@@ -268,3 +268,20 @@ def test_every_format_exports_a_pipeline_document(name: str, reader: Reader, pag
     if name in {"hocr", "alto", "page"}:
         texts = "".join(parse(data).itertext()) + " ".join(v for el in parse(data).iter() for v in el.attrib.values())
         assert "hello" in texts and "world" in texts
+
+
+def test_overlay_shades_the_words_flagged_for_review() -> None:
+    from handocr.exporters.overlay import REVIEW_FILL, draw_page
+
+    flagged = Word(box=[40, 40, 80, 60], text="doubt", confidence=0.2, needs_review=True)
+    sure = Word(box=[100, 40, 140, 60], text="sure", confidence=0.99)
+    page = Page(
+        width=200,
+        height=100,
+        lines=[Line(box=[30, 35, 150, 65], text="doubt sure", confidence=0.6, det_score=0.9, words=[flagged, sure])],
+    )
+    drawn = draw_page(page, Image.new("RGB", (200, 100), "white"))
+    inside_flagged, inside_sure = drawn.getpixel((60, 55)), drawn.getpixel((120, 55))
+    assert inside_sure == (255, 255, 255)
+    assert inside_flagged != (255, 255, 255) and inside_flagged[0] > inside_flagged[2]  # amber: more red than blue
+    assert REVIEW_FILL[3] < 255  # translucent: the ink stays readable

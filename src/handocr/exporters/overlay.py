@@ -36,8 +36,12 @@ def _label_font(size: int) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
     return ImageFont.load_default(size=size)
 
 
+REVIEW_FILL = (255, 190, 0, 90)  # translucent amber over words flagged needs_review
+
+
 def draw_page(page: Page, image: Image.Image) -> Image.Image:
-    """A copy of ``image`` with each line's box, reading-order number and text drawn on it."""
+    """A copy of ``image`` with each line's box, reading-order number and text drawn on it; words
+    flagged ``needs_review`` are shaded amber and flagged lines' labels start with ``?``."""
     canvas = image.convert("RGB").copy()
     draw = ImageDraw.Draw(canvas, "RGBA")
     size = max(12, int(min(canvas.size) / 70))
@@ -45,8 +49,12 @@ def draw_page(page: Page, image: Image.Image) -> Image.Image:
     for number, line in enumerate(page.lines, 1):
         x0, y0, x1, y1 = line.box
         colour = _colour(line.confidence)
+        for word in line.words:
+            if word.needs_review:
+                draw.rectangle(tuple(word.box), fill=REVIEW_FILL)
         draw.rectangle((x0, y0, x1, y1), outline=(*colour, 255), width=max(2, size // 6))
-        label = f"{number}. {line.text}  ({line.confidence:.2f})"
+        flag = "? " if line.needs_review else ""
+        label = f"{flag}{number}. {line.text}  ({line.confidence:.2f})"
         tx, ty = x0, max(0, y0 - size - 4)
         bbox = draw.textbbox((tx, ty), label, font=font)
         draw.rectangle(bbox, fill=(255, 255, 255, 200))
