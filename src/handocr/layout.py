@@ -5,6 +5,7 @@ All geometry is in pixels of the page image.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 
 import numpy as np
@@ -26,11 +27,65 @@ def _vertical_overlap(a: BoxT, b: BoxT) -> float:
     return max(0.0, inter) / taller
 
 
-def reading_order(boxes: Sequence[BoxT]) -> list[int]:
-    """Indices of ``boxes`` in reading order: top to bottom, and left to right within a row.
+def reading_order(boxes: Sequence[BoxT], min_gutter: float = 1.5, min_block_gap: float = 0.5) -> list[int]:
+    """Indices of ``boxes`` in reading order: block by block, column by column, row by row.
+
+    A recursive XY cut. A region is first split at its vertical gutters (x ranges at least
+    ``min_gutter`` median box heights wide that no box of the region crosses: columns, a note in
+    the margin), read left to right. Else it is split in two at its widest horizontal gap, if at
+    least ``min_block_gap`` median heights (a header above two columns, separate blocks), read top
+    to bottom. A region with neither is read row by row (:func:`row_order`). Gutters come first and
+    one gap at a time, so that two columns whose rows or paragraph gaps line up are not read across.
+    """
+    if not len(boxes):
+        return []
+    median_height = float(np.median([max(1.0, float(b[3] - b[1])) for b in boxes]))
+    return _xy_cut(boxes, list(range(len(boxes))), min_gutter * median_height, min_block_gap * median_height)
+
+
+def _xy_cut(boxes: Sequence[BoxT], index: list[int], gutter: float, block_gap: float) -> list[int]:
+    if len(index) < 2:
+        return index
+    parts = _split_at_gaps(boxes, index, 0, gutter)
+    if len(parts) == 1:
+        parts = _split_at_widest_gap(boxes, index, 1, block_gap)
+    if len(parts) > 1:
+        return [i for part in parts for i in _xy_cut(boxes, part, gutter, block_gap)]
+    local = row_order([boxes[i] for i in index])
+    return [index[k] for k in local]
+
+
+def _split_at_gaps(boxes: Sequence[BoxT], index: list[int], axis: int, min_gap: float) -> list[list[int]]:
+    """``index`` split wherever no box crosses a gap wider than ``min_gap`` along ``axis`` (0: x, 1: y)."""
+    order = sorted(index, key=lambda i: boxes[i][axis])
+    parts, reach = [[order[0]]], boxes[order[0]][axis + 2]
+    for i in order[1:]:
+        if boxes[i][axis] - reach > min_gap:
+            parts.append([i])
+        else:
+            parts[-1].append(i)
+        reach = max(reach, boxes[i][axis + 2])
+    return parts
+
+
+def _split_at_widest_gap(boxes: Sequence[BoxT], index: list[int], axis: int, min_gap: float) -> list[list[int]]:
+    """``index`` split in two at the widest gap along ``axis`` that no box crosses, if over ``min_gap``."""
+    parts = _split_at_gaps(boxes, index, axis, min_gap)
+    if len(parts) < 3:
+        return parts
+    gaps = [
+        min(boxes[i][axis] for i in after) - max(boxes[i][axis + 2] for i in before)
+        for before, after in itertools.pairwise(parts)
+    ]
+    cut = int(np.argmax(gaps)) + 1
+    return [[i for part in parts[:cut] for i in part], [i for part in parts[cut:] for i in part]]
+
+
+def row_order(boxes: Sequence[BoxT]) -> list[int]:
+    """Indices of ``boxes`` top to bottom, and left to right within a row.
 
     Boxes whose vertical extents overlap by more than half of the taller one share a row (words of
-    one line split by the detector, or a marginal note beside a line).
+    one line split by the detector, or a note written beside a line).
     """
     order = sorted(range(len(boxes)), key=lambda i: (boxes[i][1] + boxes[i][3]) / 2)
     rows: list[list[int]] = []
@@ -55,8 +110,10 @@ def union_box(boxes: Sequence[BoxT]) -> list[int]:
 def paragraphs(lines: Sequence[Line]) -> list[Paragraph]:
     """Group consecutive lines (already in reading order) into paragraphs.
 
-    A new paragraph starts after a vertical gap larger than 0.75 of the median line height, or at a
-    line indented by more than 1.5 median heights from the previous one after a short line.
+    A new paragraph starts after a vertical gap larger than 0.75 of the median line height, at a
+    line indented by more than 1.5 median heights from the previous one after a short line, and
+    where the reading order moves to another column or block (a line, not on the previous one's row,
+    that lies wholly above it or shares none of its width).
     """
     if not lines:
         return []
@@ -70,7 +127,9 @@ def paragraphs(lines: Sequence[Line]) -> list[Paragraph]:
         gap = cur[1] - prev[3]
         indented = cur[0] - prev[0] > 1.5 * median_h
         prev_short = (prev[2] - prev[0]) < 0.7 * full
-        if gap > 0.75 * median_h or (indented and prev_short):
+        same_row = _vertical_overlap(prev, cur) > 0.5
+        moved = not same_row and (cur[3] <= prev[1] or min(cur[2], prev[2]) <= max(cur[0], prev[0]))
+        if gap > 0.75 * median_h or (indented and prev_short) or moved:
             groups.append([i])
         else:
             groups[-1].append(i)
