@@ -113,7 +113,8 @@ def paragraphs(lines: Sequence[Line]) -> list[Paragraph]:
     A new paragraph starts after a vertical gap larger than 0.75 of the median line height, at a
     line indented by more than 1.5 median heights from the previous one after a short line, and
     where the reading order moves to another column or block (a line, not on the previous one's row,
-    that lies wholly above it or shares none of its width).
+    that lies wholly above it or shares none of its width). Boxes on one row (a line the detector
+    split) stay in one paragraph.
     """
     if not lines:
         return []
@@ -128,8 +129,8 @@ def paragraphs(lines: Sequence[Line]) -> list[Paragraph]:
         indented = cur[0] - prev[0] > 1.5 * median_h
         prev_short = (prev[2] - prev[0]) < 0.7 * full
         same_row = _vertical_overlap(prev, cur) > 0.5
-        moved = not same_row and (cur[3] <= prev[1] or min(cur[2], prev[2]) <= max(cur[0], prev[0]))
-        if gap > 0.75 * median_h or (indented and prev_short) or moved:
+        moved = cur[3] <= prev[1] or min(cur[2], prev[2]) <= max(cur[0], prev[0])
+        if not same_row and (gap > 0.75 * median_h or (indented and prev_short) or moved):
             groups.append([i])
         else:
             groups[-1].append(i)
