@@ -162,13 +162,14 @@ class BenchPage:
 
 
 def load_pages(data: Path, sets: Sequence[str], split: str = "val", per_set: int = 0) -> list[BenchPage]:
-    """The first ``per_set`` pages (0: all) of ``split`` of each set, in file order, set by set."""
-    from handocr.datasets import DatasetFolder
+    """The first ``per_set`` pages (0: all) of ``split`` of each set (any page dataset: ALTO, PAGE-XML,
+    YOLO with texts), in file order, set by set."""
     from handocr.datasets.collection import recognition_lines
+    from handocr.datasets.detect import open_dataset
 
     pages = []
     for set_name in sets:
-        records = list(DatasetFolder(Path(data) / set_name).pages(split))
+        records = list(open_dataset(Path(data) / set_name, prefer="pages").pages(split))
         if per_set > 0:
             records = records[:per_set]
         for record in records:
