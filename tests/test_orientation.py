@@ -124,3 +124,31 @@ def test_an_upright_page_costs_one_recognizer_pass_and_a_flipped_one_a_check_and
     page = reader.read_page(Image.fromarray(_page_with_lines(2)))
     assert page.rotation == 180
     assert recognizer.calls == [4, 4, 4]  # read, the turned check, read again the right way up
+
+
+def test_ink_runs_across_upright_lines_and_not_across_turned_ones():
+    from handocr.orientation import across_ink_ratio
+
+    gray = _page_with_lines(0)[:, :, 0]
+    assert across_ink_ratio(gray) > 1.5
+    assert across_ink_ratio(np.ascontiguousarray(np.rot90(gray))) < 1.0
+    assert across_ink_ratio(np.full((50, 80), 255, np.uint8)) == 0.0  # blank: no evidence either way
+
+
+def test_a_sideways_page_with_a_few_wide_boxes_is_still_turned():
+    """A detector can find wide boxes on a sideways page; the ink profile still calls for the turned frame."""
+    from PIL import Image
+
+    from handocr.detection.base import Detection
+
+    class SpuriousWideBoxes(InkBandDetector):
+        def detect(self, image, min_score=None):
+            found = super().detect(image, min_score)
+            if image.shape[0] > image.shape[1]:  # the sideways frame of our landscape page
+                return [Detection((0.0, 10.0, 200.0, 30.0), 0.3), Detection((0.0, 50.0, 200.0, 70.0), 0.3)]
+            return found
+
+    reader = Reader(SpuriousWideBoxes(), WideTextConfidence(), ReadOptions(auto_rotate=True))
+    page = reader.read_page(Image.fromarray(_page_with_lines(1)))
+    assert page.rotation == 270
+    assert len(page.lines) == 4

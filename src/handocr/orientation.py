@@ -41,6 +41,25 @@ def looks_upright(detections: list[Detection], min_lines: int = 2, min_aspect: f
     return float(np.median(aspects)) >= min_aspect
 
 
+def across_ink_ratio(gray: np.ndarray, size: int = 384, contrast: float = 40.0) -> float:
+    """How much more the ink changes from row to row than from column to column (> 1: text lines run across).
+
+    On a thumbnail of at most ``size`` pixels a side, pixels ``contrast`` grey levels darker than the
+    paper (the median) are ink; the ratio compares the mean absolute step of the row profile with
+    that of the column profile. Horizontal lines of text alternate ink and gaps down the page. On the
+    66 `val` pages: 1.02-5 upright, at most 0.98 turned a quarter.
+    """
+    from PIL import Image
+
+    thumb = Image.fromarray(gray)
+    thumb.thumbnail((size, size))
+    pixels = np.asarray(thumb, dtype=np.float32)
+    ink = (pixels < float(np.median(pixels)) - contrast).astype(np.float32)
+    rows = np.abs(np.diff(ink.mean(axis=1))).mean() if ink.shape[0] > 1 else 0.0
+    cols = np.abs(np.diff(ink.mean(axis=0))).mean() if ink.shape[1] > 1 else 0.0
+    return float(rows / max(float(cols), 1e-6))
+
+
 def line_score(detections: list[Detection]) -> float:
     """A frame's evidence of horizontal text: summed score of the wide detections."""
     return sum(d.score for d in detections if (d.box[2] - d.box[0]) >= 2 * (d.box[3] - d.box[1]))
