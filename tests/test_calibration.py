@@ -12,7 +12,6 @@ from handocr.evaluation.calibration_eval import (
     collect_samples,
     cross_fit_report,
     fit_temperature_on_samples,
-    word_confidence,
 )
 from handocr.recognition.calibration import (
     IsotonicCalibrator,
@@ -22,6 +21,7 @@ from handocr.recognition.calibration import (
     expected_calibration_error,
     fit_temperature,
     reliability_table,
+    word_confidence,
     word_confidences,
 )
 from handocr.recognition.ctc import greedy_decode, log_softmax

@@ -35,6 +35,7 @@ from handocr.recognition.calibration import (
     expected_calibration_error,
     fit_temperature,
     reliability_table,
+    word_confidences,
 )
 from handocr.recognition.ctc import DecodedLine, greedy_decode
 
@@ -115,15 +116,6 @@ def _targets(samples: Sequence[LineSample], characters: str, decode: Decoder) ->
     return {"char": np.array(chars, float), "word": np.array(words, float), "line": np.array(lines, float)}
 
 
-def word_confidence(char_confidences: np.ndarray, rule: str = "min") -> float:
-    """A word's confidence from its characters': ``"min"`` (lowest) or ``"product"``."""
-    if rule == "min":
-        return float(char_confidences.min())
-    if rule == "product":
-        return float(np.prod(char_confidences))
-    raise ValueError(f"word rule must be 'min' or 'product', not {rule!r}")
-
-
 def _confidences(
     samples: Sequence[LineSample], characters: str, decode: Decoder, temperature: float, word_rule: str = "min"
 ) -> dict:
@@ -132,13 +124,7 @@ def _confidences(
         decoded, spans = _prepare(sample, characters, decode)
         conf = spans.at(temperature)
         chars.append(conf)
-        start = None
-        for i, ch in enumerate([*decoded.text, " "]):  # word confidence: its lowest character's
-            if ch != " " and start is None:
-                start = i
-            elif ch == " " and start is not None:
-                words.append(word_confidence(conf[start:i], word_rule))
-                start = None
+        words.extend(c for _, c in word_confidences(decoded.text, conf, word_rule))
         lines.append(float(np.exp(np.mean(np.log(np.clip(conf, 1e-6, 1.0))))) if len(conf) else 1.0)
     return {
         "char": np.concatenate(chars) if chars else np.zeros(0),

@@ -179,14 +179,22 @@ def word_ranges(text: str) -> list[tuple[int, int]]:
     return out
 
 
+def word_confidence(char_confidences: Sequence[float], rule: str = "min") -> float:
+    """A word's confidence from its characters': ``"min"`` (lowest) or ``"product"``."""
+    if rule == "min":
+        return float(np.min(char_confidences))
+    if rule == "product":
+        return float(np.prod(char_confidences))
+    raise ValueError(f"word rule must be 'min' or 'product', not {rule!r}")
+
+
 def word_confidences(text: str, char_confidences: Sequence[float], rule: str = "product") -> list[tuple[str, float]]:
-    """Words of ``text`` (split on spaces) with their confidence from their characters': the
-    ``"product"`` (the chance that all are right, as :func:`handocr.layout.words_from_chars` fills the
-    result tree) or the ``"min"`` (lowest)."""
+    """Words of ``text`` (split on spaces) with their confidence from their characters'
+    (:func:`word_confidence`): the ``"product"`` (the chance that all are right, as
+    :func:`handocr.layout.words_from_chars` fills the result tree) or the ``"min"``."""
     if rule not in ("product", "min"):
         raise ValueError(f"word rule must be 'product' or 'min', not {rule!r}")
-    combine = np.prod if rule == "product" else np.min
-    return [(text[a:b], float(combine(char_confidences[a:b]))) for a, b in word_ranges(text)]
+    return [(text[a:b], word_confidence(char_confidences[a:b], rule)) for a, b in word_ranges(text)]
 
 
 class SpanConfidences:
