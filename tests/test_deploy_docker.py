@@ -7,9 +7,7 @@ HANDOCR_REQUIRE_DEPLOY_TOOLS=1): there a missing binary fails instead of skippin
 
 from __future__ import annotations
 
-import datetime as dt
 import http.server
-import ipaddress
 import os
 import shutil
 import ssl
@@ -22,10 +20,8 @@ from pathlib import Path
 
 import pytest
 import yaml
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
+
+from test_service_tls import write_self_signed
 
 REPO = Path(__file__).resolve().parent.parent
 DEPLOY = REPO / "deploy"
@@ -104,30 +100,6 @@ def test_dockerignore_keeps_secrets_and_venvs_out_of_the_context() -> None:
     assert not {"deploy", "deploy/*", "deploy/**", "*.py", "**/*.py"} & set(ignored)  # healthcheck.py is copied
 
 
-def _self_signed(folder: Path) -> tuple[Path, Path]:
-    """A self-signed EC P-256 certificate for 127.0.0.1, valid one day: (cert, key) PEM paths."""
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
-    now = dt.datetime.now(dt.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(minutes=5))
-        .not_valid_after(now + dt.timedelta(days=1))
-        .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), False)
-        .sign(key, hashes.SHA256())
-    )
-    cert_path, key_path = folder / "cert.pem", folder / "key.pem"
-    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(
-        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
-    )
-    return cert_path, key_path
-
-
 @contextmanager
 def livez_server(status: int, tls_files: tuple[Path, Path] | None = None) -> Iterator[int]:
     """A server on 127.0.0.1 answering GET /livez with ``status`` (HTTPS, TLS 1.3 only, with ``tls_files``,
@@ -169,7 +141,7 @@ def run_healthcheck(port: int, tls_env: tuple[Path, Path] | None = None) -> int:
 
 @pytest.fixture(scope="module")
 def tls_files(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    return _self_signed(tmp_path_factory.mktemp("tls"))
+    return write_self_signed(tmp_path_factory.mktemp("tls"))
 
 
 def test_healthcheck_is_healthy_on_200_over_plain_http() -> None:
