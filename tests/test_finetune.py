@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import shutil
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -144,3 +145,52 @@ def test_from_shipped_and_protected_names(two_page_set, base_model, tmp_path, mo
     assert finetune.resolve_init("scratch") is None
     assert _train_cli([*run, "--install", "line-recognizer"]) == 2
     assert _train_cli([*run, "--from", str(tmp_path / "nowhere")]) == 2
+
+
+@pytest.fixture(scope="module")
+def synth_set(tmp_path_factory) -> Path:
+    """Two small generated pages (Pillow's built-in face when no TrueType font is around)."""
+    from handocr.datasets.synth import SynthOptions, load_faces, write_dataset
+
+    font = Path("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf")
+    root = tmp_path_factory.mktemp("synth") / "set"
+    faces = load_faces([font] if font.is_file() else None)
+    write_dataset(root, 2, seed=3, fonts=faces, options=SynthOptions(long_side=480), val_fraction=0)
+    return root
+
+
+def test_synthetic_lines_make_up_the_asked_share_of_each_epoch(two_page_set, synth_set, tmp_path):
+    from handocr.datasets import load_pages
+    from handocr.training.recognizer import RecognizerTrainConfig, RecognizerTrainer
+
+    real = load_pages([two_page_set], None)
+    synth = load_pages([synth_set], "train", prefer="pages")
+    config = RecognizerTrainConfig(out_dir=tmp_path / "run", max_steps=1, batch=4, holdout_fraction=0.5)
+    trainer = RecognizerTrainer(real, replace(config, synth_ratio=0.2), synth_pages=synth)
+    known = set(trainer.charset.characters)
+    assert trainer.synth_samples and all(set(s.text) <= known for s in trainer.synth_samples)
+    synth_texts = {s.text for s in trainer.synth_samples}
+    assert not synth_texts & {s.text for s in trainer.holdout_samples}  # never in the holdout
+    epoch = trainer.epoch_samples()
+    n_real = len(trainer.train_samples)
+    wanted = min(round(n_real * 0.2 / 0.8), len(trainer.synth_samples))
+    assert len(epoch) == n_real + wanted
+    assert all(a is b for a, b in zip(epoch[:n_real], trainer.train_samples, strict=True))
+    synth_ids = {id(s) for s in trainer.synth_samples}
+    assert all(id(s) in synth_ids for s in epoch[n_real:]) and len({id(s) for s in epoch[n_real:]}) == wanted
+    plain = RecognizerTrainer(real, config, synth_pages=synth)  # ratio 0: real lines only
+    assert plain.synth_samples == [] and plain.epoch_samples() is plain.train_samples
+
+
+def test_synth_options_on_the_command_line(two_page_set, synth_set, base_model, tmp_path, monkeypatch, capsys):
+    models = tmp_path / "models"
+    models.mkdir()
+    monkeypatch.setenv("HANDOCR_MODELS", str(models))
+    run = ["train", "recognizer", "--data", str(two_page_set), "--split", "all", "--max-steps", "1", "--batch", "4"]
+    run += ["--holdout", "0.5", "--from", str(base_model), "--synth", str(synth_set)]
+    assert _train_cli([*run, "--out", str(tmp_path / "a"), "--synth-ratio", "1"]) == 2
+    assert "--synth-ratio" in capsys.readouterr().err
+    assert _train_cli([*run, "--out", str(tmp_path / "b"), "--synth", str(tmp_path / "empty")]) == 2
+    assert _train_cli([*run, "--out", str(tmp_path / "c"), "--synth-ratio", "0.3", "--install", "mixed"]) == 0
+    card = (models / "mixed" / "README.md").read_text()
+    assert f"from {synth_set}" in card and "30% of each epoch" in card

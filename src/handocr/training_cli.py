@@ -73,6 +73,20 @@ def add_training_commands(sub: argparse._SubParsersAction) -> None:
             p.add_argument("--eval-minutes", type=float, default=10.0, help="... and every N minutes (default 10)")
             p.add_argument("--holdout", type=float, default=0.05, help="fraction of pages held out (default 0.05)")
             p.add_argument(
+                "--synth",
+                type=Path,
+                action="append",
+                default=[],
+                metavar="DIR",
+                help="generated pages to mix in (a folder written by 'handocr synth'; repeatable)",
+            )
+            p.add_argument(
+                "--synth-ratio",
+                type=float,
+                default=0.2,
+                help="share of synthetic lines in each epoch when --synth is given (default 0.2)",
+            )
+            p.add_argument(
                 "--install",
                 metavar="NAME",
                 help="export the best model to a model folder NAME (in HANDOCR_MODELS or models/) with a model card",
@@ -148,12 +162,18 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 def _train_recognizer(args: argparse.Namespace, pages: list) -> Path:
     """Train (or fine-tune) the recognizer; with ``--install``, export the best model as a model folder."""
+    from handocr.datasets.collection import load_pages
     from handocr.training.finetune import resolve_init
     from handocr.training.install import install_recognizer, install_target
     from handocr.training.recognizer import RecognizerTrainConfig, RecognizerTrainer
 
     if args.install:
         install_target(args.install)  # refuse a bad name before hours of training
+    if not 0 <= args.synth_ratio < 1:
+        raise HandocrError(f"--synth-ratio must be at least 0 and below 1, not {args.synth_ratio}")
+    synth_pages = load_pages(args.synth, "train", prefer="pages") if args.synth else []
+    if args.synth and not synth_pages:
+        raise HandocrError(f"no generated pages in the train split of {', '.join(map(str, args.synth))}")
     init = resolve_init(args.init)
     config = RecognizerTrainConfig(
         out_dir=args.out,
@@ -172,8 +192,9 @@ def _train_recognizer(args: argparse.Namespace, pages: list) -> Path:
         init=args.init,
         arch=args.arch,
         warmup_steps=args.warmup,
+        synth_ratio=args.synth_ratio if synth_pages else 0.0,
     )
-    trainer = RecognizerTrainer(pages, config, init=init)
+    trainer = RecognizerTrainer(pages, config, init=init, synth_pages=synth_pages)
     if args.resume and trainer.resume():
         print(f"resumed at step {trainer.step}", file=sys.stderr)
     best = trainer.train()
@@ -188,6 +209,9 @@ def _train_recognizer(args: argparse.Namespace, pages: list) -> Path:
             "data": [str(d) for d in args.data],
             "split": args.split,
             "train_lines": len(trainer.train_samples),
+            "synth": [str(d) for d in args.synth],
+            "synth_ratio": config.synth_ratio,
+            "synth_lines": len(trainer.synth_samples),
             "holdout_lines": len(trainer.holdout_samples),
             "charset_added": trainer.charset.characters[len(base) :] if base else "",
         }

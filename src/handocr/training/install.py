@@ -48,7 +48,8 @@ def install_recognizer(checkpoint: Path, name: str, summary: dict[str, Any]) -> 
 
     ``summary`` holds ``init`` (what training started from), ``cer_before``, ``cer_after`` (holdout
     CER, fractions), ``steps``, ``minutes``, ``data`` (folders), ``split``, ``train_lines``,
-    ``holdout_lines`` and ``charset_added`` (characters added to the charset).
+    ``holdout_lines``, ``charset_added`` (characters added to the charset) and, when generated pages
+    were mixed in, ``synth`` (folders), ``synth_ratio`` and ``synth_lines``.
     """
     from handocr.training.recognizer import export_recognizer
 
@@ -75,6 +76,13 @@ def model_card(name: str, summary: dict[str, Any]) -> str:
     """The ``README.md`` of an installed fine-tuned recognizer."""
     data = ", ".join(str(d) for d in summary.get("data", [])) or "?"
     added = summary.get("charset_added") or ""
+    synth = ", ".join(str(d) for d in summary.get("synth", []))
+    synth_row = (
+        f"| synthetic lines | {summary.get('synth_lines', '?')} from {synth}, "
+        f"{summary.get('synth_ratio', 0):.0%} of each epoch |\n"
+        if synth
+        else ""
+    )
     return f"""# {name}: line recognizer trained with `handocr train recognizer`
 
 | | |
@@ -82,7 +90,7 @@ def model_card(name: str, summary: dict[str, Any]) -> str:
 | started from | {summary.get("init", "scratch")} |
 | data | {data} (split `{summary.get("split", "train")}`) |
 | lines | {summary.get("train_lines", "?")} for training, {summary.get("holdout_lines", "?")} held out (by page) |
-| steps | {summary.get("steps", "?")} ({summary.get("minutes", 0):.1f} min of training) |
+{synth_row}| steps | {summary.get("steps", "?")} ({summary.get("minutes", 0):.1f} min of training) |
 | holdout CER before | {_fmt(summary.get("cer_before"))} |
 | holdout CER after | {_fmt(summary.get("cer_after"))} |
 | characters added | {repr(added) if added else "none"} |

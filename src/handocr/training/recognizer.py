@@ -48,6 +48,7 @@ class RecognizerTrainConfig:
     init: str = "scratch"
     arch: str = CRNN_V1.name
     warmup_steps: int = 300
+    synth_ratio: float = 0.0  # share of synthetic lines in each epoch (when synthetic pages are given)
 
 
 def split_holdout(pages: list[PageRecord], fraction: float, seed: int) -> tuple[list[PageRecord], list[PageRecord]]:
@@ -123,12 +124,17 @@ class RecognizerTrainer:
         config: RecognizerTrainConfig,
         charset: Charset | None = None,
         init: InitialWeights | None = None,
+        synth_pages: list[PageRecord] | None = None,
     ) -> None:
         """Cut the lines of ``pages`` and build the model: from scratch, or from ``init``'s weights.
 
         The charset is ``init``'s (else ``charset``, else the default), extended with the characters
         of the training texts it lacks when ``config.extend_charset`` (new classifier rows). The
         architecture is ``init``'s, else ``config.arch``.
+
+        Lines of ``synth_pages`` (generated pages, see :mod:`handocr.datasets.synth`) are mixed into
+        every epoch as ``config.synth_ratio`` of its lines; they never enter the holdout, and those
+        with a character outside the charset are left out (the charset grows from real text only).
         """
         self.config = config
         self.out = Path(config.out_dir)
@@ -144,6 +150,7 @@ class RecognizerTrainer:
         if self.charset != base:
             added = self.charset.characters[len(base.characters) :]
             print(f"charset extended with {len(added)} new characters: {added!r}", flush=True)
+        self.synth_samples = self._load_synth(synth_pages or []) if config.synth_ratio > 0 else []
         use_cuda = config.device != "cpu" and torch.cuda.is_available()
         self.device = torch.device(
             f"cuda:{config.device}" if use_cuda and config.device.isdigit() else ("cuda" if use_cuda else "cpu")
@@ -176,6 +183,25 @@ class RecognizerTrainer:
         data = (cut_lines(train_pages), cut_lines(held_pages))
         cache.write_bytes(pickle.dumps(data))
         return data
+
+    def _load_synth(self, pages: list[PageRecord]) -> list[LineSample]:
+        cache = self.out / "synth_lines.pkl"
+        if cache.is_file():
+            samples = pickle.loads(cache.read_bytes())
+        else:
+            samples = cut_lines(pages)
+            cache.write_bytes(pickle.dumps(samples))
+        known = set(self.charset.characters)
+        return [s for s in samples if s.text and set(s.text) <= known]
+
+    def epoch_samples(self) -> list[LineSample]:
+        """The lines of one epoch: every real training line, plus synthetic lines drawn at random so
+        that they make up ``config.synth_ratio`` of the epoch (as many as there are, at most)."""
+        ratio = self.config.synth_ratio
+        if not self.synth_samples or ratio <= 0:
+            return self.train_samples
+        wanted = round(len(self.train_samples) * ratio / (1 - ratio))
+        return self.train_samples + self.rng.sample(self.synth_samples, min(wanted, len(self.synth_samples)))
 
     def save(self, name: str) -> None:
         """Write a checkpoint (model, optimiser, counters, RNG) to ``out_dir/name``."""
@@ -250,15 +276,16 @@ class RecognizerTrainer:
         from torch.utils.tensorboard import SummaryWriter
 
         writer = SummaryWriter(str(self.out / "tb"))
-        steps_per_epoch = math.ceil(len(self.train_samples) / self.config.batch)
+        steps_per_epoch = math.ceil(len(self.epoch_samples()) / self.config.batch)
         last_ckpt = last_eval = time.monotonic()
         if self.init_source != "scratch" and not self.history:
             self._eval_and_keep(writer, initial=True)
         self.model.train()
         while self._progress(steps_per_epoch) < 1.0:
-            for batch_idx in width_batches(self.train_samples, self.config.batch, self.rng):
+            epoch = self.epoch_samples()
+            for batch_idx in width_batches(epoch, self.config.batch, self.rng):
                 t0 = time.monotonic()
-                samples = [self.train_samples[i] for i in batch_idx]
+                samples = [epoch[i] for i in batch_idx]
                 arrays = [self.to_input(augment(s, self.rng)) for s in samples]
                 texts = [s.text for s in samples]
                 images, in_lens, targets, tgt_lens = _tensors(arrays, texts, self.charset, self.arch.downsample)
