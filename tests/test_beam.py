@@ -173,3 +173,38 @@ def test_decoder_from_settings_and_temperature_changes_confidences_only(tmp_path
     assert all(h < p for h, p in zip(hot.char_confidences, plain.char_confidences, strict=True))
     with pytest.raises(ValueError):
         CtcDecoder(CHARS, method="viterbi")
+
+
+def test_char_calibration_maps_confidences_and_keeps_the_raw_line_confidence(tmp_path):
+    from handocr.recognition.beam import CtcDecoder
+
+    lp = peaked_line("hello world", seed=1, sharp=2.0)
+    plain = CtcDecoder(CHARS)(lp)
+    assert plain.uncalibrated_confidence is None
+    settings = {"char_calibration": {"x": [0.0, 0.5, 1.0], "y": [0.2, 0.9, 0.95]}}
+    mapped = CtcDecoder.from_settings(settings, tmp_path, CHARS)(lp)
+    assert mapped.text == plain.text and mapped.spans == plain.spans
+    expected = np.interp(plain.char_confidences, [0.0, 0.5, 1.0], [0.2, 0.9, 0.95])
+    assert np.allclose(mapped.char_confidences, expected)
+    assert mapped.uncalibrated_confidence == pytest.approx(plain.confidence)
+    assert mapped.confidence != pytest.approx(plain.confidence)
+    for bad in ({"x": [0.5, 0.2], "y": [0.1, 0.2]}, {"x": [0.1], "y": [0.1, 0.2]}, {"x": [0.1], "y": [1.5]}):
+        with pytest.raises(ValueError):
+            CtcDecoder.from_settings({"char_calibration": bad}, tmp_path, CHARS)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_width_buckets_keep_similar_widths_together(seed):
+    from handocr.recognition.ctc_onnx import width_buckets
+
+    rng = np.random.default_rng(seed)
+    widths = [int(w) for w in rng.integers(20, 900, size=60)]
+    batches = width_buckets(widths, batch_size=16, max_ratio=1.5)
+    assert sorted(i for b in batches for i in b) == list(range(60))  # every line once
+    for batch in batches:
+        ws = [widths[i] for i in batch]
+        assert len(batch) <= 16 and ws == sorted(ws) and max(ws) <= 1.5 * min(ws)
+    starts = [widths[b[0]] for b in batches]
+    assert starts == sorted(starts)
+    assert width_buckets([100] * 40, batch_size=16) == [list(range(16)), list(range(16, 32)), list(range(32, 40))]
+    assert width_buckets([], batch_size=16) == []

@@ -204,3 +204,18 @@ def test_word_rules():
     by_min = calibration_report(samples, CHARS, word_rule="min")["word"]
     by_product = calibration_report(samples, CHARS, word_rule="product")["word"]
     assert by_min["n"] == by_product["n"] and by_product["confidence"] <= by_min["confidence"]
+
+
+def test_char_map_is_fitted_thinned_and_cross_fitted():
+    from handocr.evaluation.calibration_eval import char_map_report, fit_char_map
+
+    samples = _samples(60)
+    decode = lambda lp, chars: greedy_decode(lp, chars)  # noqa: E731
+    char_map = fit_char_map(samples, CHARS, decode, max_points=5)
+    assert 2 <= len(char_map.x) <= 5 and char_map.x == sorted(char_map.x)
+    assert all(0.001 <= y <= 0.999 for y in char_map.y) and char_map.y == sorted(char_map.y)
+    assert IsotonicCalibrator.from_dict(char_map.to_dict()) == char_map
+    report = char_map_report(samples, CHARS, decode)
+    assert report["pages"] == 6 and report["lines"] == 60
+    assert report["before"]["char"]["n"] == report["after"]["char"]["n"] > 0
+    assert report["after"]["char"]["ece"] < report["before"]["char"]["ece"]  # these lines are overconfident

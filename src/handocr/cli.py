@@ -186,6 +186,7 @@ def build_parser() -> argparse.ArgumentParser:
     models.set_defaults(func=cmd_models)
 
     from handocr.batch.cli import add_batch_command
+    from handocr.calibrate_cli import add_calibrate_command
     from handocr.data_cli import add_data_commands
     from handocr.datasets.synth.dataset import add_synth_command
     from handocr.training_cli import add_training_commands
@@ -194,6 +195,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_data_commands(sub)
     add_batch_command(sub)
     add_synth_command(sub)
+    add_calibrate_command(sub)
     return parser
 
 

@@ -190,7 +190,7 @@ class Reader:
             crops = self.line_crops(gray, [detections[i].box for i in picks])
             return self._confidences([np.ascontiguousarray(c[::-1, ::-1]) for c in crops])
 
-        return prefers_flipped([recognized[i].confidence for i in picks], read_turned)
+        return prefers_flipped([recognized[i].network_confidence for i in picks], read_turned)
 
     def _confidences(self, crops: list[np.ndarray]) -> list[float]:
         quick = getattr(self.recognizer, "quick_confidences", None)  # greedy is enough to compare

@@ -117,12 +117,19 @@ def _targets(samples: Sequence[LineSample], characters: str, decode: Decoder) ->
 
 
 def _confidences(
-    samples: Sequence[LineSample], characters: str, decode: Decoder, temperature: float, word_rule: str = "min"
+    samples: Sequence[LineSample],
+    characters: str,
+    decode: Decoder,
+    temperature: float,
+    word_rule: str = "min",
+    char_map: IsotonicCalibrator | None = None,
 ) -> dict:
     chars, words, lines = [], [], []
     for sample in samples:
         decoded, spans = _prepare(sample, characters, decode)
         conf = spans.at(temperature)
+        if char_map is not None and len(conf):
+            conf = char_map(conf)
         chars.append(conf)
         words.extend(c for _, c in word_confidences(decoded.text, conf, word_rule))
         lines.append(float(np.exp(np.mean(np.log(np.clip(conf, 1e-6, 1.0))))) if len(conf) else 1.0)
@@ -141,11 +148,13 @@ def calibration_report(
     bins: int = 10,
     isotonic: dict[str, IsotonicCalibrator] | None = None,
     word_rule: str = "min",
+    char_map: IsotonicCalibrator | None = None,
 ) -> dict[str, dict]:
     """Per level: ``n``, mean ``confidence``, ``accuracy``, ``ece``, ``nll`` and the ``reliability`` table
-    at ``temperature`` (then mapped by ``isotonic[level]`` when given)."""
+    at ``temperature`` (character confidences mapped by ``char_map`` before words and lines are
+    scored from them; each level's then mapped by ``isotonic[level]`` when given)."""
     targets = _targets(samples, characters, decode)
-    confs = _confidences(samples, characters, decode, temperature, word_rule)
+    confs = _confidences(samples, characters, decode, temperature, word_rule, char_map)
     out = {}
     for level in LEVELS:
         conf, y = confs[level], targets[level]
@@ -247,3 +256,59 @@ def evaluate_calibration(
     report = _summary(fit, samples, characters, decode, word_rule)
     report["fit_on"] = f"{fit_folder or folder} [{fit_split}]"
     return report
+
+
+def fit_char_map(
+    samples: Sequence[LineSample],
+    characters: str,
+    decode: Decoder,
+    max_points: int = 100,
+    floor: float = 0.001,
+) -> IsotonicCalibrator:
+    """One isotonic map for character confidences (at temperature 1) of ``decode``'s text, as a
+    decoder applies it (:class:`handocr.recognition.beam.CtcDecoder`): at most ``max_points`` points,
+    calibrated values kept within ``[floor, 1 - floor]`` (no character is ever certain)."""
+    targets = _targets(samples, characters, decode)["char"]
+    raw = _confidences(samples, characters, decode, 1.0)["char"]
+    fitted = IsotonicCalibrator.fit(raw, targets)
+    keep = np.unique(np.linspace(0, len(fitted.x) - 1, min(max_points, len(fitted.x))).round().astype(int))
+    x = [round(float(fitted.x[i]), 5) for i in keep]
+    y = [round(float(np.clip(fitted.y[i], floor, 1 - floor)), 5) for i in keep]
+    return IsotonicCalibrator(x, y)
+
+
+def char_map_report(samples: Sequence[LineSample], characters: str, decode: Decoder) -> dict:
+    """Two-fold cross-fit of :func:`fit_char_map` by page: each half's lines scored with the map
+    fitted on the other half. ``before`` and ``after`` hold per level (char, word as the product of
+    its characters, line) the pooled held-out ``calibration_report`` figures (without the tables)."""
+    pages = sorted({s.page for s in samples})
+    halves = [set(pages[::2]), set(pages[1::2])]
+    parts = [[s for s in samples if s.page in half] for half in halves]
+    before: dict[str, list] = {level: [] for level in LEVELS}
+    after: dict[str, list] = {level: [] for level in LEVELS}
+    for fit, test in ((parts[0], parts[1]), (parts[1], parts[0])):
+        if not fit or not test:
+            continue
+        char_map = fit_char_map(fit, characters, decode)
+        targets = _targets(test, characters, decode)
+        raw = _confidences(test, characters, decode, 1.0, "product")
+        mapped = _confidences(test, characters, decode, 1.0, "product", char_map)
+        for level in LEVELS:
+            before[level].append((raw[level], targets[level]))
+            after[level].append((mapped[level], targets[level]))
+
+    def pooled(pairs: dict[str, list]) -> dict:
+        out = {}
+        for level, chunks in pairs.items():
+            conf = np.concatenate([c for c, _ in chunks]) if chunks else np.zeros(0)
+            y = np.concatenate([t for _, t in chunks]) if chunks else np.zeros(0)
+            out[level] = {
+                "n": len(y),
+                "confidence": float(conf.mean()) if len(conf) else None,
+                "accuracy": float(y.mean()) if len(y) else None,
+                "ece": expected_calibration_error(conf, y),
+                "nll": binary_nll(conf, y),
+            }
+        return out
+
+    return {"pages": len(pages), "lines": len(samples), "before": pooled(before), "after": pooled(after)}

@@ -15,13 +15,21 @@ class RecognizedLine:
     """A recognised line crop.
 
     ``char_spans[i] = (x0, x1)`` is the horizontal extent of character ``i`` in the crop's pixels
-    (empty when the backend has no alignment, e.g. TrOCR).
+    (empty when the backend has no alignment, e.g. TrOCR). ``uncalibrated_confidence`` is the line
+    confidence before the model's calibration map, when it has one.
     """
 
     text: str
     confidence: float
     char_confidences: list[float] = field(default_factory=list)
     char_spans: list[tuple[float, float]] = field(default_factory=list)
+    uncalibrated_confidence: float | None = None
+
+    @property
+    def network_confidence(self) -> float:
+        """The confidence as the network gave it (before calibration): what orientation checks
+        compare with greedy readings of turned crops."""
+        return self.confidence if self.uncalibrated_confidence is None else self.uncalibrated_confidence
 
 
 class LineRecognizer(Protocol):

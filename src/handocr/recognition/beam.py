@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from handocr.recognition.calibration import SpanConfidences
+from handocr.recognition.calibration import IsotonicCalibrator, SpanConfidences
 from handocr.recognition.ctc import DecodedLine, greedy_decode
 
 if TYPE_CHECKING:
@@ -248,8 +248,9 @@ class CtcDecoder:
     """Decodes ``(T, C)`` log-probabilities at temperature 1 into a :class:`DecodedLine`.
 
     The text comes from ``method`` (``"greedy"`` or ``"beam"``, with the optional language model);
-    character confidences are then read at ``temperature`` (the calibration), so the temperature
-    changes confidences only, never the text or the LM's weight.
+    character confidences are then read at ``temperature`` and mapped by ``char_calibration`` (an
+    isotonic map fitted on ``val`` for this decoder, see ``handocr calibrate``). Both change
+    confidences only, never the text.
     """
 
     characters: str
@@ -260,6 +261,7 @@ class CtcDecoder:
     insertion_bonus: float = 0.0
     prune_threshold: float = 1e-3
     temperature: float = 1.0
+    char_calibration: IsotonicCalibrator | None = None
 
     def __post_init__(self) -> None:
         if self.method not in DECODERS:
@@ -284,16 +286,21 @@ class CtcDecoder:
             labels = [self._index[c] for c in decoded.text]
             confs = SpanConfidences(log_probs, labels, decoded.spans).at(self.temperature)
             decoded = DecodedLine(decoded.text, [float(c) for c in confs], decoded.spans)
+        if self.char_calibration is not None and decoded.text:
+            confs = self.char_calibration(decoded.char_confidences)
+            decoded = DecodedLine(decoded.text, [float(c) for c in confs], decoded.spans, decoded.confidence)
         return decoded
 
     @classmethod
     def from_settings(cls, settings: dict[str, Any], folder: Path, characters: str) -> CtcDecoder:
         """From a ``model.json``: ``decoder``, ``beam_width``, ``lm`` (a file in ``folder``),
-        ``lm_weight``, ``insertion_bonus``, ``prune_threshold`` and ``temperature``; absent keys keep
-        greedy decoding."""
+        ``lm_weight``, ``insertion_bonus``, ``prune_threshold``, ``temperature`` and
+        ``char_calibration`` (``{"x": [...], "y": [...]}``); absent keys keep greedy decoding and
+        uncalibrated confidences."""
         from handocr.recognition.lm import CharNgramLM
 
         lm_file = settings.get("lm")
+        calibration = settings.get("char_calibration")
         return cls(
             characters,
             method=str(settings.get("decoder", "greedy")),
@@ -303,4 +310,5 @@ class CtcDecoder:
             insertion_bonus=float(settings.get("insertion_bonus", 0.0)),
             prune_threshold=float(settings.get("prune_threshold", 1e-3)),
             temperature=float(settings.get("temperature", 1.0)),
+            char_calibration=IsotonicCalibrator.from_dict(calibration) if calibration else None,
         )

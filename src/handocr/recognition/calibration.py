@@ -8,6 +8,7 @@ confidence with mean accuracy per bin just the same.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -128,6 +129,17 @@ class IsotonicCalibrator:
     def to_dict(self) -> dict[str, list[float]]:
         """JSON-ready form (e.g. for ``model.json``)."""
         return {"x": [round(v, 5) for v in self.x], "y": [round(v, 5) for v in self.y]}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Sequence[float]]) -> IsotonicCalibrator:
+        """From :meth:`to_dict`'s form; the points must be as many, increasing in ``x``, within ``[0, 1]``."""
+        x = [float(v) for v in data["x"]]
+        y = [float(v) for v in data["y"]]
+        if not x or len(x) != len(y):
+            raise ValueError("a calibration map needs as many x as y values, at least one")
+        if any(b < a for a, b in itertools.pairwise(x)) or not all(0.0 <= v <= 1.0 for v in (*x, *y)):
+            raise ValueError("calibration points must be in [0, 1] with x increasing")
+        return cls(x, y)
 
 
 def align_matches(reference: Sequence, hypothesis: Sequence) -> list[bool]:

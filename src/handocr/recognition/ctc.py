@@ -12,11 +12,14 @@ class DecodedLine:
     """A decoded line: text, one confidence and one frame span per character.
 
     ``spans[i] = (first_frame, last_frame)`` of character ``i`` (inclusive), used for word boxes.
+    ``uncalibrated_confidence`` is the line confidence before a calibration map was applied to the
+    character confidences (``None`` when none was).
     """
 
     text: str
     char_confidences: list[float]
     spans: list[tuple[int, int]]
+    uncalibrated_confidence: float | None = None
 
     @property
     def confidence(self) -> float:

@@ -15,6 +15,28 @@ from handocr.runtime import make_session, model_metadata
 from handocr.schema import ModelInfo
 
 
+MAX_WIDTH_RATIO = 1.5  # widest / narrowest line of a batch; chosen on val (see width_buckets)
+
+
+def width_buckets(widths: list[int], batch_size: int, max_ratio: float = MAX_WIDTH_RATIO) -> list[list[int]]:
+    """Indices of lines grouped into batches by width: in order of width, at most ``batch_size`` a
+    batch, and a new batch as soon as a line is more than ``max_ratio`` times the batch's narrowest.
+
+    Padding changes what the network reads: on 12 Hooker `val` pages read page by page, batches of
+    up to 16 whatever their widths gave 22.0% line CER, batches within a width ratio of 1.5 21.3%
+    (2.0: 21.4%, 1.25: 21.4%), at 2.5 times as many, smaller, batches.
+    """
+    order = sorted(range(len(widths)), key=lambda i: widths[i])
+    batches: list[list[int]] = []
+    for i in order:
+        current = batches[-1] if batches else None
+        if current is None or len(current) >= batch_size or widths[i] > max_ratio * widths[current[0]]:
+            batches.append([i])
+        else:
+            current.append(i)
+    return batches
+
+
 class CtcOnnxRecognizer:
     """Recognises line crops with a CTC ONNX model whose metadata carries its charset and geometry.
 
@@ -30,6 +52,7 @@ class CtcOnnxRecognizer:
         batch_size: int = 16,
         temperature: float = 1.0,
         decoder: CtcDecoder | None = None,
+        max_width_ratio: float = MAX_WIDTH_RATIO,
     ) -> None:
         self.session = make_session(path, threads)
         self.info = info
@@ -38,6 +61,7 @@ class CtcOnnxRecognizer:
         self.height = int(meta.get("line_height", 32))
         self.downsample = int(meta.get("downsample", 4))
         self.batch_size = batch_size
+        self.max_width_ratio = max_width_ratio
         self.decoder = decoder or CtcDecoder(self.charset.characters)
         if decoder is None:
             self.decoder.temperature = temperature
@@ -45,10 +69,8 @@ class CtcOnnxRecognizer:
     def log_probs(self, crops: list[np.ndarray]) -> list[np.ndarray]:
         """Per-crop ``(frames, classes)`` log-probabilities at temperature 1."""
         inputs = [normalise_line(crop, self.height) for crop in crops]
-        order = sorted(range(len(inputs)), key=lambda i: inputs[i].shape[1])
         results: list[np.ndarray | None] = [None] * len(inputs)
-        for start in range(0, len(order), self.batch_size):
-            index = order[start : start + self.batch_size]
+        for index in width_buckets([x.shape[1] for x in inputs], self.batch_size, self.max_width_ratio):
             batch, widths = pad_batch([inputs[i] for i in index], multiple=self.downsample)
             output = self.session.run(None, {"images": batch})[0]
             for k, i in enumerate(index):
@@ -79,4 +101,6 @@ class CtcOnnxRecognizer:
             (t0 * self.downsample * x_per_column, min(crop_w, (t1 + 1) * self.downsample * x_per_column))
             for t0, t1 in decoded.spans
         ]
-        return RecognizedLine(decoded.text, decoded.confidence, decoded.char_confidences, spans)
+        return RecognizedLine(
+            decoded.text, decoded.confidence, decoded.char_confidences, spans, decoded.uncalibrated_confidence
+        )
