@@ -27,6 +27,17 @@ def draw_page(lines: int = 3, size: tuple[int, int] = (400, 300)) -> Image.Image
     return image
 
 
+def write_generated_pages(root: Path, pages: int, seed: int, long_side: int) -> Path:
+    """A YOLO folder of ``pages`` small generated pages with their line texts (split ``train``),
+    drawn in DejaVu Sans when the system has it, else in Pillow's built-in face."""
+    from handocr.datasets.synth import SynthOptions, load_faces, write_dataset
+
+    font = Path("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf")
+    faces = load_faces([font] if font.is_file() else None)
+    write_dataset(root, pages, seed=seed, fonts=faces, options=SynthOptions(long_side=long_side), val_fraction=0)
+    return root
+
+
 @pytest.fixture
 def page_image() -> Image.Image:
     """A 400x300 page with three ink bars."""

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from conftest import write_generated_pages
 from handocr.cli import main
 
 REPO = Path(__file__).resolve().parent.parent
@@ -16,13 +17,7 @@ REPO = Path(__file__).resolve().parent.parent
 @pytest.fixture(scope="module")
 def generated_pages(tmp_path_factory) -> Path:
     """Two small generated pages with their line texts (a YOLO folder, split ``train``)."""
-    from handocr.datasets.synth import SynthOptions, load_faces, write_dataset
-
-    font = Path("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf")
-    root = tmp_path_factory.mktemp("calib") / "pages"
-    faces = load_faces([font] if font.is_file() else None)
-    write_dataset(root, 2, seed=4, fonts=faces, options=SynthOptions(long_side=700), val_fraction=0)
-    return root
+    return write_generated_pages(tmp_path_factory.mktemp("calib") / "pages", 2, seed=4, long_side=700)
 
 
 def test_calibrate_reports_a_cross_fit_and_writes_the_map(generated_pages, tmp_path, capsys):

@@ -15,6 +15,7 @@ pytest.importorskip("torch")
 
 import torch
 
+from conftest import write_generated_pages
 from handocr.recognition.charset import Charset
 
 SHARED_HOOKER = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "real" / "hooker"
@@ -149,14 +150,8 @@ def test_from_shipped_and_protected_names(two_page_set, base_model, tmp_path, mo
 
 @pytest.fixture(scope="module")
 def synth_set(tmp_path_factory) -> Path:
-    """Two small generated pages (Pillow's built-in face when no TrueType font is around)."""
-    from handocr.datasets.synth import SynthOptions, load_faces, write_dataset
-
-    font = Path("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf")
-    root = tmp_path_factory.mktemp("synth") / "set"
-    faces = load_faces([font] if font.is_file() else None)
-    write_dataset(root, 2, seed=3, fonts=faces, options=SynthOptions(long_side=480), val_fraction=0)
-    return root
+    """Two small generated pages."""
+    return write_generated_pages(tmp_path_factory.mktemp("synth") / "set", 2, seed=3, long_side=480)
 
 
 def test_synthetic_lines_make_up_the_asked_share_of_each_epoch(two_page_set, synth_set, tmp_path):

@@ -14,7 +14,6 @@ from handocr.recognition.preprocess import normalise_line, pad_batch
 from handocr.runtime import make_session, model_metadata
 from handocr.schema import ModelInfo
 
-
 MAX_WIDTH_RATIO = 1.5  # widest / narrowest line of a batch; chosen on val (see width_buckets)
 
 
