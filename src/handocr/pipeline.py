@@ -46,8 +46,8 @@ class ReadOptions:
     """
 
     crop_margin: int = 4
-    review_below: float = 0.7
-    review_words_below: float = 0.5
+    review_below: float = 0.9
+    review_words_below: float = 0.7
     drop_below: float = 0.0
     auto_rotate: bool = True
     min_ink_contrast: float = 40.0
