@@ -13,6 +13,7 @@ Run from the repository root:  .venv/bin/python -m bench.quantize --threads 2
 
 from __future__ import annotations
 
+import copy
 import tempfile
 import time
 from pathlib import Path
@@ -34,7 +35,7 @@ from bench.common import (
 )
 from handocr.evaluation.text_metrics import ErrorRate
 from handocr.models import DEFAULT_RECOGNIZER, find_model, load_recognizer
-from handocr.pipeline import ReadOptions, crop_box
+from handocr.pipeline import ReadOptions, cut_line_crops
 from handocr.recognition.ctc import greedy_decode
 from handocr.runtime import make_session
 
@@ -49,11 +50,9 @@ def line_crops(pages: list, margin: int = ReadOptions.crop_margin) -> list[tuple
     out = []
     for page in pages:
         gray = np.asarray(Image.open(page.image_path).convert("L"))
-        height, width = gray.shape
-        for line, target in recognition_lines(page.record):
-            x0, y0, x1, y1 = crop_box(line.box, margin, width, height)
-            if x1 > x0 and y1 > y0:
-                out.append((page.set_name, gray[y0:y1, x0:x1], target))
+        lines = recognition_lines(page.record)
+        crops = cut_line_crops(gray, [line.box for line, _ in lines], margin)
+        out.extend((page.set_name, crop, target) for crop, (_, target) in zip(crops, lines, strict=True))
     return out
 
 
@@ -140,12 +139,12 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         paths = build_variants(spec.onnx_path, calibration, Path(tmp), base.height)
         sizes = {name: path.stat().st_size / 2**20 for name, path in paths.items()}
-        recognizers = {}
+        base.batch_size = args.batch
+        recognizers = {"fp32": base}
         for name, path in paths.items():
-            recognizer = load_recognizer(args.recognizer, threads=args.threads)
-            recognizer.session = make_session(path, args.threads)
-            recognizer.batch_size = args.batch
-            recognizers[name] = recognizer
+            if name != "fp32":  # the same recognizer (decoder, LM) around the quantized network
+                recognizers[name] = copy.copy(base)
+                recognizers[name].session = make_session(path, args.threads)
         results = measure(recognizers, lines, args.batch)
     base_ms = results["fp32"]["ms_per_line"]["median"]
     rows = []

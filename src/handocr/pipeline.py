@@ -76,6 +76,17 @@ def crop_box(box: Sequence[float], margin: int, width: int, height: int) -> tupl
     )
 
 
+def cut_line_crops(gray: np.ndarray, boxes: Sequence[Sequence[float]], margin: int) -> list[np.ndarray]:
+    """The crops a recognizer reads for line ``boxes`` on a grayscale page: each box with ``margin``
+    pixels around it, inside the page (a box with nothing inside gives a small blank crop)."""
+    height, width = gray.shape
+    crops = []
+    for box in boxes:
+        x0, y0, x1, y1 = crop_box(box, margin, width, height)
+        crops.append(gray[y0:y1, x0:x1] if x1 > x0 and y1 > y0 else np.full((8, 8), 255, np.uint8))
+    return crops
+
+
 class Reader:
     """Reads pages: holds a detector and a recognizer, loaded once, and composes them."""
 
@@ -102,12 +113,7 @@ class Reader:
 
     def line_crops(self, gray: np.ndarray, boxes: Sequence[Sequence[float]]) -> list[np.ndarray]:
         """The crops the recognizer reads for ``boxes`` on a grayscale page (with the crop margin)."""
-        height, width = gray.shape
-        crops = []
-        for box in boxes:
-            x0, y0, x1, y1 = crop_box(box, self.options.crop_margin, width, height)
-            crops.append(gray[y0:y1, x0:x1] if x1 > x0 and y1 > y0 else np.full((8, 8), 255, np.uint8))
-        return crops
+        return cut_line_crops(gray, boxes, self.options.crop_margin)
 
     def recognize_boxes(self, gray: np.ndarray, boxes: Sequence[Sequence[float]]) -> list[RecognizedLine]:
         """Recognise the lines at ``boxes`` on a grayscale page ``(h, w)`` uint8."""

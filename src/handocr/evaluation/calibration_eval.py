@@ -25,7 +25,7 @@ import numpy as np
 from handocr.datasets.collection import DatasetFolder, recognition_lines
 from handocr.datasets.records import PageRecord
 from handocr.evaluation.text_metrics import edit_distance
-from handocr.pipeline import ReadOptions, crop_box
+from handocr.pipeline import ReadOptions, cut_line_crops
 from handocr.recognition.calibration import (
     TEMPERATURE_GRID,
     IsotonicCalibrator,
@@ -82,11 +82,7 @@ def collect_samples(
             if not lines:
                 continue
             gray = np.asarray(Image.open(page.image_path).convert("L"))
-            height, width = gray.shape
-            crops = []
-            for line, _ in lines:
-                x0, y0, x1, y1 = crop_box(line.box, crop_margin, width, height)
-                crops.append(gray[y0:y1, x0:x1] if x1 > x0 and y1 > y0 else np.full((8, 8), 255, np.uint8))
+            crops = cut_line_crops(gray, [line.box for line, _ in lines], crop_margin)
             for (_, target), scores in zip(lines, recognizer.log_probs(crops), strict=True):
                 samples.append(LineSample(Path(page.image_path).stem, target, np.asarray(scores, np.float32)))
     finally:
@@ -160,15 +156,19 @@ def calibration_report(
         conf, y = confs[level], targets[level]
         if isotonic and level in isotonic:
             conf = isotonic[level](conf)
-        out[level] = {
-            "n": len(y),
-            "confidence": float(conf.mean()) if len(conf) else None,
-            "accuracy": float(y.mean()) if len(y) else None,
-            "ece": expected_calibration_error(conf, y, bins),
-            "nll": binary_nll(conf, y),
-            "reliability": reliability_table(conf, y, bins),
-        }
+        out[level] = {**_figures(conf, y, bins), "reliability": reliability_table(conf, y, bins)}
     return out
+
+
+def _figures(conf: np.ndarray, y: np.ndarray, bins: int = 10) -> dict:
+    """``n``, mean ``confidence``, ``accuracy``, ``ece`` and ``nll`` of confidences against targets."""
+    return {
+        "n": len(y),
+        "confidence": float(conf.mean()) if len(conf) else None,
+        "accuracy": float(y.mean()) if len(y) else None,
+        "ece": expected_calibration_error(conf, y, bins),
+        "nll": binary_nll(conf, y),
+    }
 
 
 def fit_temperature_on_samples(
@@ -302,13 +302,7 @@ def char_map_report(samples: Sequence[LineSample], characters: str, decode: Deco
         for level, chunks in pairs.items():
             conf = np.concatenate([c for c, _ in chunks]) if chunks else np.zeros(0)
             y = np.concatenate([t for _, t in chunks]) if chunks else np.zeros(0)
-            out[level] = {
-                "n": len(y),
-                "confidence": float(conf.mean()) if len(conf) else None,
-                "accuracy": float(y.mean()) if len(y) else None,
-                "ece": expected_calibration_error(conf, y),
-                "nll": binary_nll(conf, y),
-            }
+            out[level] = _figures(conf, y)
         return out
 
     return {"pages": len(pages), "lines": len(samples), "before": pooled(before), "after": pooled(after)}

@@ -7,8 +7,10 @@ import math
 import pickle
 import random
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -175,33 +177,38 @@ class RecognizerTrainer:
         """The normalised model input for a grayscale crop (see :mod:`handocr.recognition.preprocess`)."""
         return normalise_line(gray, self.arch.line_height)
 
-    def _load_samples(self, pages: list[PageRecord]) -> tuple[list[LineSample], list[LineSample]]:
-        cache = self.out / "lines.pkl"
+    def _cached(self, name: str, cut: Callable[[], Any]) -> Any:
+        """Lines cut once per run folder: ``out_dir/name`` if it is there, else ``cut()`` saved there."""
+        cache = self.out / name
         if cache.is_file():
             return pickle.loads(cache.read_bytes())
-        train_pages, held_pages = split_holdout(pages, self.config.holdout_fraction, self.config.seed)
-        data = (cut_lines(train_pages), cut_lines(held_pages))
+        data = cut()
         cache.write_bytes(pickle.dumps(data))
         return data
 
-    def _load_synth(self, pages: list[PageRecord]) -> list[LineSample]:
-        cache = self.out / "synth_lines.pkl"
-        if cache.is_file():
-            samples = pickle.loads(cache.read_bytes())
-        else:
-            samples = cut_lines(pages)
-            cache.write_bytes(pickle.dumps(samples))
-        known = set(self.charset.characters)
-        return [s for s in samples if s.text and set(s.text) <= known]
+    def _load_samples(self, pages: list[PageRecord]) -> tuple[list[LineSample], list[LineSample]]:
+        train_pages, held_pages = split_holdout(pages, self.config.holdout_fraction, self.config.seed)
+        return self._cached("lines.pkl", lambda: (cut_lines(train_pages), cut_lines(held_pages)))
 
-    def epoch_samples(self) -> list[LineSample]:
-        """The lines of one epoch: every real training line, plus synthetic lines drawn at random so
-        that they make up ``config.synth_ratio`` of the epoch (as many as there are, at most)."""
+    def _load_synth(self, pages: list[PageRecord]) -> list[LineSample]:
+        known = set(self.charset.characters)
+        return [s for s in self._cached("synth_lines.pkl", lambda: cut_lines(pages)) if s.text and set(s.text) <= known]
+
+    @property
+    def synth_per_epoch(self) -> int:
+        """How many synthetic lines each epoch draws: ``config.synth_ratio`` of the epoch's lines, at
+        most as many as there are."""
         ratio = self.config.synth_ratio
         if not self.synth_samples or ratio <= 0:
+            return 0
+        return min(round(len(self.train_samples) * ratio / (1 - ratio)), len(self.synth_samples))
+
+    def epoch_samples(self) -> list[LineSample]:
+        """The lines of one epoch: every real training line, plus :attr:`synth_per_epoch` synthetic
+        lines drawn at random."""
+        if not self.synth_per_epoch:
             return self.train_samples
-        wanted = round(len(self.train_samples) * ratio / (1 - ratio))
-        return self.train_samples + self.rng.sample(self.synth_samples, min(wanted, len(self.synth_samples)))
+        return self.train_samples + self.rng.sample(self.synth_samples, self.synth_per_epoch)
 
     def save(self, name: str) -> None:
         """Write a checkpoint (model, optimiser, counters, RNG) to ``out_dir/name``."""
@@ -276,7 +283,7 @@ class RecognizerTrainer:
         from torch.utils.tensorboard import SummaryWriter
 
         writer = SummaryWriter(str(self.out / "tb"))
-        steps_per_epoch = math.ceil(len(self.epoch_samples()) / self.config.batch)
+        steps_per_epoch = math.ceil((len(self.train_samples) + self.synth_per_epoch) / self.config.batch)
         last_ckpt = last_eval = time.monotonic()
         if self.init_source != "scratch" and not self.history:
             self._eval_and_keep(writer, initial=True)
