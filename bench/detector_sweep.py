@@ -43,14 +43,14 @@ def raw_outputs(detector: Any, pages: list) -> list[tuple[np.ndarray, Any, int, 
     return outputs
 
 
-def sweep(pages: list, outputs: list, iou: float) -> list[dict[str, float]]:
+def sweep(detector: Any, pages: list, outputs: list, iou: float) -> list[dict[str, float]]:
     """Precision, recall and mAP of one NMS IoU at every score threshold of :data:`SCORES`."""
     rows = []
     for threshold in SCORES:
         scorer = DetectionScorer(operating_threshold=threshold)
         for page, (output, fit, width, height) in zip(pages, outputs, strict=True):
             boxes, scores = decode_yolo(output, MAP_MIN_SCORE, iou)
-            boxes = fit.to_image(boxes, width, height)
+            boxes = detector.image_boxes(boxes, fit, width, height)
             gt = np.array([ln.box for ln in page.record.lines], dtype=np.float64).reshape(-1, 4)
             scorer.add(boxes, scores, gt, page.record.ignore_regions)
         rows.append({"iou": iou, "score": threshold, **scorer.summary()})
@@ -68,7 +68,7 @@ def main(argv: list[str] | None = None) -> int:
     for set_name in split_list(args.sets):
         pages = load_pages(args.data, [set_name], args.split, args.pages)
         outputs = raw_outputs(detector, pages)
-        rows = [row for iou in IOUS for row in sweep(pages, outputs, iou)]
+        rows = [row for iou in IOUS for row in sweep(detector, pages, outputs, iou)]
         results[set_name] = rows
         best = max(rows, key=lambda r: (r["map50"], r["precision"] + r["recall"]))
         table = markdown_table(

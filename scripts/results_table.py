@@ -2,7 +2,8 @@
 
 Usage: python scripts/results_table.py bench/results/eval_val.json
 
-Two tables: accuracy per set, then the ``needs_review`` figures (calibration, share flagged, errors caught).
+Three tables: accuracy per set; where the page CER is lost (recognizer alone, with the detector's
+boxes, with our reading order); the ``needs_review`` figures (calibration, share flagged, errors caught).
 """
 
 from __future__ import annotations
@@ -50,6 +51,26 @@ def table(results: dict) -> str:
     return "\n".join(rows)
 
 
+def page_loss_table(results: dict) -> str:
+    """The markdown table of page CER stage by stage: what the detector and the reading order add."""
+    rows = [
+        "| set | page CER on ground-truth boxes | + detected boxes (true order) | + our reading order |",
+        "|---|---|---|---|",
+    ]
+    for s in results["sets"]:
+        page = s["page_end_to_end"]
+        if "cer_on_gt_boxes" not in page:
+            continue
+        cells = [
+            f"{Path(s['dataset']).name} {s['split']}",
+            _pct(page["cer_on_gt_boxes"]),
+            _pct(page["cer_in_true_order"]),
+            _pct(page["cer"]),
+        ]
+        rows.append("| " + " | ".join(cells) + " |")
+    return "\n".join(rows)
+
+
 def review_table(results: dict) -> str:
     """The markdown table of the ``review`` figures: calibration and what the review flags catch."""
     rows = [
@@ -84,5 +105,7 @@ if __name__ == "__main__":
     for name in sys.argv[1:]:
         data = json.loads(Path(name).read_text())
         print(table(data))
+        print()
+        print(page_loss_table(data))
         print()
         print(review_table(data))

@@ -269,3 +269,13 @@ def test_detectors_scores_each_system_on_the_same_pages_and_ignores_the_ignore_b
     assert partial["map50"] == pytest.approx(0.5)
     assert good["ms"]["n"] == partial["ms"]["n"] == 1
     assert "good / half time per page" in tables(results, ["good", "half"])
+
+
+def test_box_bias_measures_each_side_in_detected_heights() -> None:
+    from bench.box_bias import side_offsets
+
+    predicted = np.array([[90.0, 95.0, 520.0, 135.0]])  # 40 high; annotated box [100, 100, 500, 130]
+    gt = np.array([[100.0, 100.0, 500.0, 130.0]])
+    np.testing.assert_allclose(side_offsets(predicted, gt), [[0.25, 0.125, 0.5, 0.125]])
+    inside = np.array([[110.0, 102.0, 490.0, 128.0]])  # sides inside the annotation: negative
+    assert (side_offsets(inside, gt) < 0).all()

@@ -3,7 +3,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from handocr.detection.boxes import decode_yolo, iou_matrix, letterbox, nms
+from handocr.detection.boxes import decode_yolo, iou_matrix, letterbox, move_sides, nms
 
 
 def _random_boxes(rng: np.random.Generator, n: int) -> np.ndarray:
@@ -68,3 +68,36 @@ def test_letterbox_maps_boxes_back_to_the_image(width, height):
     corners = np.array([[0, 0, width, height]], dtype=np.float32)
     in_input = corners * fit.scale + np.array([fit.pad_x, fit.pad_y, fit.pad_x, fit.pad_y])
     np.testing.assert_allclose(fit.to_image(in_input, width, height), corners, atol=1e-3)
+
+
+def test_move_sides_moves_each_side_by_a_share_of_the_height():
+    boxes = np.array([[100, 200, 500, 300], [0, 0, 50, 20]], dtype=np.float32)
+    moved = move_sides(boxes, (0.1, 0.05, -0.2, 0.0))
+    np.testing.assert_allclose(moved, [[110, 205, 520, 300], [2, 1, 54, 20]])
+    assert move_sides(boxes, (0.0, 0.0, 0.0, 0.0)) is boxes
+
+
+def test_a_detector_applies_its_box_adjust_from_model_json(tmp_path):
+    import json
+    import shutil
+
+    from handocr.models import find_model, load_detector
+
+    shipped = find_model("line-detector").folder
+    folder = tmp_path / "det"
+    shutil.copytree(shipped, folder, ignore=shutil.ignore_patterns("*.pt"))
+    settings = json.loads((folder / "model.json").read_text())
+    settings["box_adjust"] = {"top": 0.1, "bottom": 0.1}
+    (folder / "model.json").write_text(json.dumps(settings))
+    adjusted, plain = load_detector(folder, threads=1), load_detector(folder, threads=1)
+    plain.box_adjust = (0.0, 0.0, 0.0, 0.0)
+    assert adjusted.box_adjust == (0.0, 0.1, 0.0, 0.1)
+    page = np.full((400, 600, 3), 240, np.uint8)
+    for y in (60, 160, 260):
+        page[y : y + 40, 40:560:7] = 20
+    a = np.array([d.box for d in adjusted.detect(page)])
+    b = np.array([d.box for d in plain.detect(page)])
+    assert a.shape == b.shape and len(a)
+    heights = b[:, 3] - b[:, 1]
+    np.testing.assert_allclose(a[:, 1], b[:, 1] + 0.1 * heights, atol=0.05)
+    np.testing.assert_allclose(a[:, [0, 2]], b[:, [0, 2]], atol=1e-3)

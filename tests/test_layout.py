@@ -47,6 +47,17 @@ def test_word_gaps_are_not_gutters():
     assert read == boxes  # row by row, left to right
 
 
+def test_words_inserted_above_a_line_are_read_before_it():
+    lines = _column(50, 900, 100, 3)
+    insertion = (400, 128, 520, 158)  # written above the second line, overlapping most of its height
+    boxes = [*lines, insertion]
+    assert row_order([lines[1], insertion]) == [1, 0]  # one row, yet the upper box comes first
+    read = [boxes[i] for i in reading_order(boxes)]
+    assert read == [lines[0], insertion, lines[1], lines[2]]
+    beside = (920, 145, 990, 165)  # beside the second line, not over it: left to right as before
+    assert row_order([lines[1], beside]) == [0, 1]
+
+
 @settings(max_examples=50, deadline=None)
 @given(
     st.lists(st.tuples(st.integers(0, 900), st.integers(0, 900), st.integers(5, 300), st.integers(5, 60)), max_size=25)

@@ -67,6 +67,18 @@ def test_kendall_tau_and_matching():
     assert scorer.summary() == expected
 
 
+def test_ground_truth_order_puts_detections_where_their_lines_are():
+    from handocr.evaluation.order_metrics import ground_truth_order
+
+    gt = np.array([[0, 0, 100, 20], [0, 30, 100, 50], [0, 60, 100, 80]], dtype=float)
+    split = np.array([[55, 32, 100, 50], [0, 61, 100, 79], [0, 31, 50, 49], [0, 1, 100, 19]], dtype=float)
+    assert ground_truth_order(split, gt) == [3, 2, 0, 1]  # line 2 split in two: its halves left to right
+    stray = np.array([[0, 62, 100, 78], [200, 24, 300, 27]], dtype=float)  # the second overlaps no line
+    assert ground_truth_order(stray, gt) == [1, 0]  # ... and takes the rank of the nearest one (line 1)
+    assert ground_truth_order(np.zeros((0, 4)), gt) == []
+    assert ground_truth_order(split, np.zeros((0, 4))) == [0, 1, 2, 3]
+
+
 def _reference_distance(a, b) -> int:
     previous = list(range(len(b) + 1))
     for i, x in enumerate(a, 1):

@@ -52,7 +52,10 @@ def test_detector_trains_and_exports(tmp_path, two_pages, monkeypatch):
     assert len(labels) == 2 and all(len(p.read_text().splitlines()) > 5 for p in labels)
     config = DetectorTrainConfig(out_dir=tmp_path / "det", imgsz=128, epochs=1, batch=2)
     best = train_detector(data_yaml, config)
+    beside = best.with_suffix(".onnx")
+    beside.write_bytes(b"shipped model")  # as models/line-detector/model.onnx sits beside model.pt
     onnx_path = export_detector(best, tmp_path / "model" / "model.onnx", imgsz=128)
+    assert beside.read_bytes() == b"shipped model"
     assert json.loads(onnx_path.with_suffix(".train.json").read_text())["imgsz"] == 128
     detector = YoloOnnxDetector(onnx_path, ModelInfo(name="smoke", version="0"), threads=1)
     assert detector.size == 128

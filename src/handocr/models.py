@@ -78,7 +78,14 @@ def load_detector(name: str | Path = DEFAULT_DETECTOR, threads: int | None = Non
         conf_threshold=float(spec.settings.get("conf_threshold", 0.25)),
         iou_threshold=float(spec.settings.get("iou_threshold", 0.5)),
         threads=threads,
+        box_adjust=_box_adjust(spec.settings.get("box_adjust")),
     )
+
+
+def _box_adjust(setting: dict | None) -> tuple[float, float, float, float]:
+    """``box_adjust`` of a detector's ``model.json`` (``{"left": .., "top": .., "right": .., "bottom": ..}``)."""
+    setting = setting or {}
+    return tuple(float(setting.get(side, 0.0)) for side in ("left", "top", "right", "bottom"))  # type: ignore[return-value]
 
 
 def load_recognizer(name: str | Path = DEFAULT_RECOGNIZER, threads: int | None = None):
@@ -89,7 +96,8 @@ def load_recognizer(name: str | Path = DEFAULT_RECOGNIZER, threads: int | None =
         from handocr.recognition.beam import CtcDecoder
         from handocr.recognition.ctc_onnx import CtcOnnxRecognizer
 
-        recognizer = CtcOnnxRecognizer(spec.onnx_path, spec.info, threads=threads)
+        crop_trim = float(spec.settings.get("crop_trim", 0.0))
+        recognizer = CtcOnnxRecognizer(spec.onnx_path, spec.info, threads=threads, crop_trim=crop_trim)
         recognizer.decoder = CtcDecoder.from_settings(spec.settings, spec.folder, recognizer.charset.characters)
         return recognizer
     if backend == "trocr":

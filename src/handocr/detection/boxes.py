@@ -26,6 +26,25 @@ class Letterbox:
         return out
 
 
+def move_sides(boxes: np.ndarray, inward: tuple[float, float, float, float]) -> np.ndarray:
+    """``(n, 4)`` xyxy boxes with each side moved inward by a share of the box's height.
+
+    ``inward`` is ``(left, top, right, bottom)``; negative values move a side outward. A detector
+    whose boxes run systematically taller or wider than the annotations is corrected this way
+    (``box_adjust`` in its ``model.json``, measured on `train` by ``python -m bench.box_bias``).
+    """
+    if not len(boxes) or not any(inward):
+        return boxes
+    left, top, right, bottom = inward
+    heights = boxes[:, 3] - boxes[:, 1]
+    out = boxes.astype(np.float32).copy()
+    out[:, 0] += left * heights
+    out[:, 1] += top * heights
+    out[:, 2] -= right * heights
+    out[:, 3] -= bottom * heights
+    return out
+
+
 def letterbox(image: np.ndarray, size: int, fill: int = 114) -> tuple[np.ndarray, Letterbox]:
     """Resize an RGB image ``(h, w, 3)`` to fit ``size x size`` keeping its aspect, centred on ``fill``.
 

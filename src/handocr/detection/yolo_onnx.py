@@ -7,13 +7,17 @@ from pathlib import Path
 import numpy as np
 
 from handocr.detection.base import Detection
-from handocr.detection.boxes import Letterbox, decode_yolo, letterbox
+from handocr.detection.boxes import Letterbox, decode_yolo, letterbox, move_sides
 from handocr.runtime import make_session
 from handocr.schema import ModelInfo
 
 
 class YoloOnnxDetector:
-    """Detects text lines with a YOLOv8 ONNX export (square input, one or more classes)."""
+    """Detects text lines with a YOLOv8 ONNX export (square input, one or more classes).
+
+    ``box_adjust`` = ``(left, top, right, bottom)``: shares of each box's height by which its sides
+    are moved inward after decoding (see :func:`handocr.detection.boxes.move_sides`).
+    """
 
     def __init__(
         self,
@@ -22,8 +26,10 @@ class YoloOnnxDetector:
         conf_threshold: float = 0.25,
         iou_threshold: float = 0.5,
         threads: int | None = None,
+        box_adjust: tuple[float, float, float, float] = (0.0, 0.0, 0.0, 0.0),
     ) -> None:
         self.session = make_session(path, threads)
+        self.box_adjust = box_adjust
         self.info = info
         self.conf_threshold = conf_threshold
         self.iou_threshold = iou_threshold
@@ -38,6 +44,13 @@ class YoloOnnxDetector:
         tensor = (canvas.transpose(2, 0, 1)[None].astype(np.float32)) / 255.0
         return self.session.run(None, {self.input_name: tensor})[0], fit
 
+    def image_boxes(self, boxes: np.ndarray, fit: Letterbox, width: int, height: int) -> np.ndarray:
+        """Decoded boxes in input pixels mapped to the image's pixels, sides adjusted, clipped."""
+        out = move_sides(fit.to_image(boxes, width, height), self.box_adjust)
+        out[:, [0, 2]] = out[:, [0, 2]].clip(0, width)
+        out[:, [1, 3]] = out[:, [1, 3]].clip(0, height)
+        return out
+
     def detect(self, image: np.ndarray, min_score: float | None = None) -> list[Detection]:
         """Detect lines in an RGB uint8 image ``(h, w, 3)``; boxes in the image's pixels.
 
@@ -47,7 +60,7 @@ class YoloOnnxDetector:
         output, fit = self.raw_output(image)
         threshold = self.conf_threshold if min_score is None else min_score
         boxes, scores = decode_yolo(output, threshold, self.iou_threshold)
-        boxes = fit.to_image(boxes, width, height)
+        boxes = self.image_boxes(boxes, fit, width, height)
         return [
             Detection(box=tuple(float(v) for v in box), score=float(score))
             for box, score in zip(boxes, scores, strict=True)

@@ -32,17 +32,44 @@ def matched_gt_ranks(predicted_boxes: np.ndarray, gt_boxes: np.ndarray, iou_thre
 
     Matching is one-to-one, best IoU first; unmatched predictions are left out.
     """
+    match = dict(one_to_one_matches(predicted_boxes, gt_boxes, iou_threshold))
+    return [match[i] for i in range(len(predicted_boxes)) if i in match]
+
+
+def one_to_one_matches(
+    predicted_boxes: np.ndarray, gt_boxes: np.ndarray, iou_threshold: float
+) -> list[tuple[int, int]]:
+    """``(prediction, ground truth)`` index pairs at IoU >= ``iou_threshold``, one to one, best IoU first."""
     if not len(predicted_boxes) or not len(gt_boxes):
         return []
     ious = iou_matrix(predicted_boxes, gt_boxes)
     pairs = sorted(((ious[i, j], i, j) for i, j in zip(*np.nonzero(ious >= iou_threshold), strict=True)), reverse=True)
-    used_pred, used_gt, match = set(), set(), {}
+    used_pred, used_gt, matches = set(), set(), []
     for _, i, j in pairs:
         if i not in used_pred and j not in used_gt:
             used_pred.add(i)
             used_gt.add(j)
-            match[i] = j
-    return [match[i] for i in range(len(predicted_boxes)) if i in match]
+            matches.append((int(i), int(j)))
+    return matches
+
+
+def ground_truth_order(predicted_boxes: np.ndarray, gt_boxes_in_order: np.ndarray) -> list[int]:
+    """Indices of ``predicted_boxes`` in the ground truth's order: the oracle reading order.
+
+    Each prediction takes the rank of the ground-truth line it overlaps most (by IoU), or, when it
+    overlaps none, of the line whose vertical centre is nearest; ties (a line split in two) go left
+    to right. Scores what detection alone costs the page text, without reading-order mistakes.
+    """
+    if not len(predicted_boxes):
+        return []
+    if not len(gt_boxes_in_order):
+        return list(range(len(predicted_boxes)))
+    ious = iou_matrix(predicted_boxes, gt_boxes_in_order)
+    centre = (predicted_boxes[:, 1] + predicted_boxes[:, 3]) / 2
+    gt_centre = (gt_boxes_in_order[:, 1] + gt_boxes_in_order[:, 3]) / 2
+    nearest = np.abs(centre[:, None] - gt_centre[None, :]).argmin(axis=1)
+    rank = np.where(ious.max(axis=1) > 0, ious.argmax(axis=1), nearest)
+    return sorted(range(len(predicted_boxes)), key=lambda i: (int(rank[i]), float(predicted_boxes[i, 0])))
 
 
 class OrderScorer:

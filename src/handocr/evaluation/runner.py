@@ -4,9 +4,12 @@ Conventions (see :mod:`handocr.datasets.collection`): line CER/WER use ground-tr
 recognition targets (page-id labels, crossed-out and unreadable lines skipped, editorial marks
 removed). Page CER/WER compare the text of the detected lines in reading order (joined by newlines)
 with the targets in ground-truth order; detections matching a skipped line (IoU >= 0.3) or lying in
-an ignore region are left out of the hypothesis. Reading order compares the order of the detected
-lines that match a ground-truth content line (IoU >= 0.5) with the ground-truth order (Kendall's
-tau); lines without a recognition target (page-id labels, empty lines) are left out of it as they are
+an ignore region are left out of the hypothesis. Two more page CERs split the loss between the
+stages: ``cer_on_gt_boxes`` (the lines read on ground-truth boxes, in ground-truth order: the
+recognizer alone) and ``cer_in_true_order`` (the detected lines put in ground-truth order: the
+recognizer and the detector, without reading-order mistakes). Reading order compares the order of
+the detected lines that match a ground-truth content line (IoU >= 0.5) with the ground-truth order
+(Kendall's tau); lines without a recognition target (page-id labels, empty lines) are left out of it as they are
 of the text scores, since the ground truth lists them wherever they were annotated (Copiste's page-id
 label, at the top of the page, comes last in 10 of the 36 `val` pages).
 Review: how the confidences of the lines read on ground-truth boxes separate good from bad lines and
@@ -30,7 +33,7 @@ from handocr.datasets.detect import open_dataset
 from handocr.datasets.records import PageRecord
 from handocr.detection.boxes import iou_matrix
 from handocr.evaluation.detection_metrics import DetectionScorer, inside_fraction
-from handocr.evaluation.order_metrics import OrderScorer
+from handocr.evaluation.order_metrics import OrderScorer, ground_truth_order
 from handocr.evaluation.review_metrics import ReviewScorer
 from handocr.evaluation.text_metrics import ErrorRate
 from handocr.layout import reading_order
@@ -52,7 +55,10 @@ class _TextScores:
         return {"cer": self.cer.value, "cer_case_insensitive": self.cer_nocase.value, "wer": self.wer.value}
 
 
-def _page_hypothesis(page: PageRecord, boxes: np.ndarray, texts: list[str]) -> str:
+def _page_hypotheses(
+    page: PageRecord, boxes: np.ndarray, texts: list[str], content_boxes: np.ndarray
+) -> tuple[str, str]:
+    """The page text of the detected lines in our reading order, and in the ground truth's order."""
     gt = np.array([ln.box for ln in page.lines], dtype=np.float64).reshape(-1, 4)
     skipped = np.array([recognition_target(ln.text) is None for ln in page.lines], dtype=bool)
     keep = np.ones(len(boxes), dtype=bool)
@@ -64,8 +70,9 @@ def _page_hypothesis(page: PageRecord, boxes: np.ndarray, texts: list[str]) -> s
         if len(boxes):
             keep &= inside_fraction(boxes, region) <= 0.5
     kept = [i for i in range(len(boxes)) if keep[i]]
-    order = reading_order([boxes[i] for i in kept])
-    return "\n".join(texts[kept[i]] for i in order)
+    ours = reading_order([boxes[i] for i in kept])
+    true = ground_truth_order(boxes[kept].reshape(-1, 4), content_boxes)
+    return "\n".join(texts[kept[i]] for i in ours), "\n".join(texts[kept[i]] for i in true)
 
 
 def evaluate_folder(reader: Reader, folder: Path, split: str | None, limit: int | None = None) -> dict:
@@ -73,6 +80,7 @@ def evaluate_folder(reader: Reader, folder: Path, split: str | None, limit: int 
     operating = getattr(reader.detector, "conf_threshold", 0.0)
     detection = DetectionScorer(operating_threshold=operating)
     lines_scores, page_scores, order, review = _TextScores(), _TextScores(), OrderScorer(), ReviewScorer()
+    page_gt_boxes, page_true_order = ErrorRate(), ErrorRate()
     latencies, line_times, n_pages, n_lines = [], [], 0, 0
     for page in open_dataset(Path(folder), prefer="pages").pages(split):
         if limit is not None and n_pages >= limit:
@@ -101,7 +109,10 @@ def evaluate_folder(reader: Reader, folder: Path, split: str | None, limit: int 
             lines_scores.add(target, rec.text)
             review.add(target, rec)
         reference = "\n".join(t for _, t in scored)
-        page_scores.add(reference, _page_hypothesis(page, boxes, [r.text for r in recognized]))
+        ours, true = _page_hypotheses(page, boxes, [r.text for r in recognized], content_boxes)
+        page_scores.add(reference, ours)
+        page_true_order.add(reference, true)
+        page_gt_boxes.add(reference, "\n".join(r.text for r in gt_recognized))
     return {
         "dataset": str(folder),
         "split": split,
@@ -112,7 +123,11 @@ def evaluate_folder(reader: Reader, folder: Path, split: str | None, limit: int 
             "lines": n_lines,
             "ms_per_line_median": float(np.median(line_times)) if line_times else None,
         },
-        "page_end_to_end": page_scores.summary(),
+        "page_end_to_end": {
+            **page_scores.summary(),
+            "cer_in_true_order": page_true_order.value,
+            "cer_on_gt_boxes": page_gt_boxes.value,
+        },
         "reading_order": order.summary(),
         "review": review.summary(reader.options.review_below, reader.options.review_words_below),
         "latency_ms": {

@@ -10,7 +10,7 @@ from handocr.recognition.base import RecognizedLine
 from handocr.recognition.beam import CtcDecoder
 from handocr.recognition.charset import Charset
 from handocr.recognition.ctc import DecodedLine, greedy_decode
-from handocr.recognition.preprocess import normalise_line, pad_batch
+from handocr.recognition.preprocess import normalise_line, pad_batch, trim_rows
 from handocr.runtime import make_session, model_metadata
 from handocr.schema import ModelInfo
 
@@ -41,6 +41,10 @@ class CtcOnnxRecognizer:
 
     ``decoder`` turns each line's posteriors into text (greedy by default, or beam search with a
     character language model); its ``temperature`` rescales posteriors before confidences are read.
+    ``crop_trim`` is the share of each crop's height left out at the top and at the bottom before
+    reading (``crop_trim`` in ``model.json``): a model trained on lines masked by their polygons
+    reads detected boxes, which take in the ascenders and descenders of the lines around, better
+    without their edges (see the recognizer's model card).
     """
 
     def __init__(
@@ -52,7 +56,10 @@ class CtcOnnxRecognizer:
         temperature: float = 1.0,
         decoder: CtcDecoder | None = None,
         max_width_ratio: float = MAX_WIDTH_RATIO,
+        crop_trim: float = 0.0,
     ) -> None:
+        if not 0.0 <= crop_trim < 0.5:
+            raise ValueError(f"crop_trim must be in [0, 0.5), not {crop_trim}")
         self.session = make_session(path, threads)
         self.info = info
         meta = model_metadata(self.session)
@@ -61,13 +68,14 @@ class CtcOnnxRecognizer:
         self.downsample = int(meta.get("downsample", 4))
         self.batch_size = batch_size
         self.max_width_ratio = max_width_ratio
+        self.crop_trim = crop_trim
         self.decoder = decoder or CtcDecoder(self.charset.characters)
         if decoder is None:
             self.decoder.temperature = temperature
 
     def log_probs(self, crops: list[np.ndarray]) -> list[np.ndarray]:
         """Per-crop ``(frames, classes)`` log-probabilities at temperature 1."""
-        inputs = [normalise_line(crop, self.height) for crop in crops]
+        inputs = [normalise_line(trim_rows(crop, self.crop_trim), self.height) for crop in crops]
         results: list[np.ndarray | None] = [None] * len(inputs)
         for index in width_buckets([x.shape[1] for x in inputs], self.batch_size, self.max_width_ratio):
             batch, widths = pad_batch([inputs[i] for i in index], multiple=self.downsample)

@@ -19,6 +19,17 @@ def to_gray(image: Image.Image) -> np.ndarray:
     return np.asarray(image.convert("L"))
 
 
+def trim_rows(gray: np.ndarray, fraction: float) -> np.ndarray:
+    """A crop ``(h, w)`` without ``fraction`` of its height at the top and as much at the bottom.
+
+    Keeps at least one row; ``fraction`` 0 returns the crop itself.
+    """
+    rows = round(gray.shape[0] * fraction)
+    if rows <= 0 or gray.shape[0] - 2 * rows < 1:
+        return gray
+    return gray[rows : gray.shape[0] - rows]
+
+
 def normalise_line(gray: np.ndarray, height: int = LINE_HEIGHT) -> np.ndarray:
     """Resize a grayscale crop ``(h, w)`` uint8 to ``height`` rows and normalise its contrast.
 

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import json
 import random
+import shutil
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -140,12 +142,20 @@ def train_detector(data_yaml: Path, config: DetectorTrainConfig, resume: bool = 
 
 
 def export_detector(checkpoint: Path, target: Path, imgsz: int) -> Path:
-    """Export a detector checkpoint to ONNX at ``target`` (fixed ``imgsz`` square input)."""
+    """Export a detector checkpoint to ONNX at ``target`` (fixed ``imgsz`` square input).
+
+    Ultralytics writes its ONNX file beside the weights it loads, which would overwrite a model
+    folder's own ``model.onnx`` when exporting its ``model.pt`` at another size; the weights are
+    therefore copied to a scratch folder and exported there.
+    """
     prepare_ultralytics_offline(Path(".yolo"))
     from ultralytics import YOLO
 
-    exported = Path(YOLO(str(checkpoint)).export(format="onnx", imgsz=imgsz, opset=17, simplify=True, dynamic=False))
     target.parent.mkdir(parents=True, exist_ok=True)
-    exported.replace(target)
+    with tempfile.TemporaryDirectory(prefix="handocr-export-") as scratch:
+        weights = Path(scratch) / "model.pt"
+        shutil.copyfile(checkpoint, weights)
+        exported = YOLO(str(weights)).export(format="onnx", imgsz=imgsz, opset=17, simplify=True, dynamic=False)
+        shutil.move(str(exported), target)
     (target.with_suffix(".train.json")).write_text(json.dumps({"checkpoint": str(checkpoint), "imgsz": imgsz}))
     return target

@@ -1,0 +1,98 @@
+"""Line CER of a recognizer at several crop trims, on detected and on annotated line boxes.
+
+    python scripts/crop_trim_eval.py --data ../shared/data/real/copiste --data ../shared/data/real/hooker \
+        --split val --half a --trims 0,0.07,0.11,0.13,0.15,0.19 --threads 2
+
+The recognizer's ``crop_trim`` (in its ``model.json``) leaves that share of each crop's height out
+at the top and at the bottom before reading. Per page, the detector runs once; each detection
+matched one to one to an annotated content line (IoU >= 0.5) is read at every trim, and so is every
+annotated line on its own box, both cut with the reader's crop margin. ``--half a`` keeps the even
+pages of the split, ``--half b`` the odd ones: choose on one half, report on the other. The
+recognizer's own ``crop_trim`` is ignored (each trim in ``--trims`` replaces it).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from handocr.datasets.collection import recognition_lines
+from handocr.datasets.detect import open_dataset
+from handocr.evaluation.order_metrics import one_to_one_matches
+from handocr.evaluation.text_metrics import ErrorRate
+from handocr.pipeline import Reader, ReadOptions, cut_line_crops
+
+
+def evaluate_set(
+    reader: Reader, folder: Path, split: str, half: str | None, trims: list[float], limit: int = 0
+) -> dict:
+    """``{trim: {"detected": CER, "annotated": CER, ...}}`` for one dataset folder."""
+    recognizer, margin = reader.recognizer, reader.options.crop_margin
+    detected = {t: ErrorRate() for t in trims}
+    annotated = {t: ErrorRate() for t in trims}
+    pages = matched = 0
+    for k, page in enumerate(open_dataset(folder, prefer="pages").pages(split)):
+        if half is not None and (k % 2 == 0) != (half == "a"):
+            continue
+        if limit and pages >= limit:
+            break
+        lines = recognition_lines(page)
+        if not lines:
+            continue
+        pages += 1
+        image = Image.open(page.image_path).convert("RGB")
+        rgb, gray = np.asarray(image), np.asarray(image.convert("L"))
+        boxes = np.array([d.box for d in reader.detector.detect(rgb)], dtype=np.float64).reshape(-1, 4)
+        gt = np.array([line.box for line, _ in lines], dtype=np.float64).reshape(-1, 4)
+        pairs = one_to_one_matches(boxes, gt, 0.5)
+        matched += len(pairs)
+        detected_crops = cut_line_crops(gray, [boxes[i] for i, _ in pairs], margin)
+        annotated_crops = cut_line_crops(gray, gt, margin)
+        for trim in trims:
+            recognizer.crop_trim = trim
+            for (_, j), read in zip(pairs, recognizer.recognize(detected_crops), strict=True):
+                detected[trim].add(lines[j][1], read.text)
+            for (_, target), read in zip(lines, recognizer.recognize(annotated_crops), strict=True):
+                annotated[trim].add(target, read.text)
+    counts = {"pages": pages, "matched_lines": matched}
+    return {str(t): {"detected": detected[t].value, "annotated": annotated[t].value, **counts} for t in trims}
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Print a table per set; write JSON with ``--out``."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", type=Path, action="append", required=True, help="dataset folder (repeatable)")
+    parser.add_argument("--split", default="val")
+    parser.add_argument("--half", choices=("a", "b"), help="even (a) or odd (b) pages only")
+    parser.add_argument("--trims", default="0,0.13", help="comma-separated crop trims")
+    parser.add_argument("--recognizer", default="line-recognizer")
+    parser.add_argument("--detector", default="line-detector")
+    parser.add_argument("--threads", type=int)
+    parser.add_argument("--pages", type=int, default=0, help="at most this many pages per set (0: all)")
+    parser.add_argument("--out", type=Path, help="write the results JSON here")
+    args = parser.parse_args(argv)
+    trims = [float(t) for t in args.trims.split(",")]
+    reader = Reader.load(args.detector, args.recognizer, threads=args.threads, options=ReadOptions())
+    if not hasattr(reader.recognizer, "crop_trim"):
+        parser.error(f"{args.recognizer}: only CTC recognizers have a crop trim")
+    results = {}
+    for folder in args.data:
+        results[folder.name] = evaluate_set(reader, folder, args.split, args.half, trims, args.pages)
+        print(f"{folder.name} {args.split} {'half ' + args.half if args.half else ''}")
+        print("| trim | CER on detected boxes (matched lines) | CER on annotated boxes |")
+        print("|---|---|---|")
+        for trim, row in results[folder.name].items():
+            print(f"| {trim} | {100 * row['detected']:.1f}% | {100 * row['annotated']:.1f}% |")
+    if args.out:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        settings = {**vars(args), "data": [str(d) for d in args.data], "out": str(args.out)}
+        args.out.write_text(json.dumps({"settings": settings, "results": results}, indent=2) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
