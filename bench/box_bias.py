@@ -19,11 +19,10 @@ import numpy as np
 from PIL import Image
 
 from bench.common import base_parser, load_pages, markdown_table, output_stem, report, split_list, write_results
-from handocr.datasets.collection import recognition_target
+from handocr.datasets.collection import recognition_lines
+from handocr.detection.boxes import BOX_SIDES
 from handocr.evaluation.order_metrics import one_to_one_matches
 from handocr.models import DEFAULT_DETECTOR, find_model, load_detector
-
-SIDES = ("left", "top", "right", "bottom")
 
 
 def side_offsets(predicted: np.ndarray, gt: np.ndarray) -> np.ndarray:
@@ -48,9 +47,7 @@ def measure(detector: Any, pages: list) -> np.ndarray:
         record = page.record
         rgb = np.asarray(Image.open(record.image_path).convert("RGB"))
         predicted = np.array([d.box for d in detector.detect(rgb)], dtype=np.float64).reshape(-1, 4)
-        gt = np.array(
-            [ln.box for ln in record.lines if recognition_target(ln.text) is not None], dtype=np.float64
-        ).reshape(-1, 4)
+        gt = np.array([line.box for line, _ in recognition_lines(record)], dtype=np.float64).reshape(-1, 4)
         pairs = one_to_one_matches(predicted, gt, 0.5)
         if pairs:
             rows.append(side_offsets(predicted[[i for i, _ in pairs]], gt[[j for _, j in pairs]]))
@@ -73,8 +70,8 @@ def main(argv: list[str] | None = None) -> int:
     for name, values in offsets.items():
         medians = np.median(values, axis=0) if len(values) else np.zeros(4)
         rows.append([name, len(values), *medians.round(3)])
-    markdown = markdown_table(["set", "matched lines", *(f"{s} (median)" for s in SIDES)], rows, digits=3)
-    adjust = dict(zip(SIDES, (round(float(v), 3) for v in rows[-1][2:]), strict=True))
+    markdown = markdown_table(["set", "matched lines", *(f"{s} (median)" for s in BOX_SIDES)], rows, digits=3)
+    adjust = dict(zip(BOX_SIDES, (round(float(v), 3) for v in rows[-1][2:]), strict=True))
     markdown = f"### side offsets on {args.split}, in detected-box heights (positive: outside)\n\n{markdown}\n"
     payload = {"detector": detector.info.model_dump(), "split": args.split, "box_adjust": adjust}
     files = write_results(output_stem(args.out, "box_bias", args.tag), payload, markdown)

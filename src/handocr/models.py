@@ -85,7 +85,9 @@ def load_detector(name: str | Path = DEFAULT_DETECTOR, threads: int | None = Non
 def _box_adjust(setting: dict | None) -> tuple[float, float, float, float]:
     """``box_adjust`` of a detector's ``model.json`` (``{"left": .., "top": .., "right": .., "bottom": ..}``)."""
     setting = setting or {}
-    return tuple(float(setting.get(side, 0.0)) for side in ("left", "top", "right", "bottom"))  # type: ignore[return-value]
+    from handocr.detection.boxes import BOX_SIDES
+
+    return tuple(float(setting.get(side, 0.0)) for side in BOX_SIDES)  # type: ignore[return-value]
 
 
 def load_recognizer(name: str | Path = DEFAULT_RECOGNIZER, threads: int | None = None):

@@ -26,6 +26,9 @@ class Letterbox:
         return out
 
 
+BOX_SIDES = ("left", "top", "right", "bottom")  # the order of ``box_adjust`` and of :func:`move_sides`
+
+
 def move_sides(boxes: np.ndarray, inward: tuple[float, float, float, float]) -> np.ndarray:
     """``(n, 4)`` xyxy boxes with each side moved inward by a share of the box's height.
 
