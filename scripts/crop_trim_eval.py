@@ -1,20 +1,26 @@
-"""Line CER of a recognizer at several crop trims, on detected and on annotated line boxes.
+"""Line CER and time of a recognizer at several crop trims and width scales, on detected and on
+annotated line boxes.
 
     python scripts/crop_trim_eval.py --data ../shared/data/real/copiste --data ../shared/data/real/hooker \
-        --split val --half a --trims 0,0.07,0.11,0.13,0.15,0.19 --threads 2
+        --split val --half a --trims 0,0.07,0.11,0.13,0.15,0.19 --width-scales 1,0.8 --threads 2
 
 The recognizer's ``crop_trim`` (in its ``model.json``) leaves that share of each crop's height out
-at the top and at the bottom before reading. Per page, the detector runs once; each detection
-matched one to one to an annotated content line (IoU >= 0.5) is read at every trim, and so is every
-annotated line on its own box, both cut with the reader's crop margin. ``--half a`` keeps the even
-pages of the split, ``--half b`` the odd ones: choose on one half, report on the other. The
-recognizer's own ``crop_trim`` is ignored (each trim in ``--trims`` replaces it).
+at the top and at the bottom before reading; its ``width_scale`` squeezes the line to that share of
+its width (fewer CTC frames). Per page, the detector runs once; each detection matched one to one
+to an annotated content line (IoU >= 0.5) is read at every setting, and so is every annotated line
+on its own box, both cut with the reader's crop margin. ``--half a`` keeps the even pages of the
+split, ``--half b`` the odd ones: choose on one half, report on the other. The recognizer's own
+``crop_trim`` and ``width_scale`` are ignored (each setting replaces them). The settings take turns
+on every page, so their recognition times (ms a line, on the detected lines) share the machine's
+noise; compare them as ratios.
 """
 
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
+import time
 from pathlib import Path
 
 import numpy as np
@@ -28,12 +34,21 @@ from handocr.pipeline import Reader, ReadOptions, cut_line_crops
 
 
 def evaluate_set(
-    reader: Reader, folder: Path, split: str, half: str | None, trims: list[float], limit: int = 0
-) -> dict:
-    """``{trim: {"detected": CER, "annotated": CER, ...}}`` for one dataset folder."""
+    reader: Reader,
+    folder: Path,
+    split: str,
+    half: str | None,
+    trims: list[float],
+    width_scales: list[float] = (1.0,),
+    limit: int = 0,
+) -> list[dict]:
+    """One row per (trim, width scale) for one dataset folder: its ``trim``, ``width_scale``,
+    ``detected`` and ``annotated`` CER, ``ms_per_line`` (detected lines) and the counts."""
     recognizer, margin = reader.recognizer, reader.options.crop_margin
-    detected = {t: ErrorRate() for t in trims}
-    annotated = {t: ErrorRate() for t in trims}
+    settings = list(itertools.product(trims, width_scales))
+    detected = {s: ErrorRate() for s in settings}
+    annotated = {s: ErrorRate() for s in settings}
+    seconds = dict.fromkeys(settings, 0.0)
     pages = matched = 0
     for k, page in enumerate(open_dataset(folder, prefer="pages").pages(split)):
         if half is not None and (k % 2 == 0) != (half == "a"):
@@ -52,14 +67,27 @@ def evaluate_set(
         matched += len(pairs)
         detected_crops = cut_line_crops(gray, [boxes[i] for i, _ in pairs], margin)
         annotated_crops = cut_line_crops(gray, gt, margin)
-        for trim in trims:
-            recognizer.crop_trim = trim
-            for (_, j), read in zip(pairs, recognizer.recognize(detected_crops), strict=True):
-                detected[trim].add(lines[j][1], read.text)
+        for setting in settings:
+            recognizer.crop_trim, recognizer.width_scale = setting
+            start = time.perf_counter()
+            reads = recognizer.recognize(detected_crops)
+            seconds[setting] += time.perf_counter() - start
+            for (_, j), read in zip(pairs, reads, strict=True):
+                detected[setting].add(lines[j][1], read.text)
             for (_, target), read in zip(lines, recognizer.recognize(annotated_crops), strict=True):
-                annotated[trim].add(target, read.text)
+                annotated[setting].add(target, read.text)
     counts = {"pages": pages, "matched_lines": matched}
-    return {str(t): {"detected": detected[t].value, "annotated": annotated[t].value, **counts} for t in trims}
+    return [
+        {
+            "trim": trim,
+            "width_scale": scale,
+            "detected": detected[trim, scale].value,
+            "annotated": annotated[trim, scale].value,
+            "ms_per_line": 1000 * seconds[trim, scale] / max(1, matched),
+            **counts,
+        }
+        for trim, scale in settings
+    ]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -69,6 +97,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--split", default="val")
     parser.add_argument("--half", choices=("a", "b"), help="even (a) or odd (b) pages only")
     parser.add_argument("--trims", default="0,0.13", help="comma-separated crop trims")
+    parser.add_argument("--width-scales", default="1", help="comma-separated width scales")
     parser.add_argument("--recognizer", default="line-recognizer")
     parser.add_argument("--detector", default="line-detector")
     parser.add_argument("--threads", type=int)
@@ -76,17 +105,22 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, help="write the results JSON here")
     args = parser.parse_args(argv)
     trims = [float(t) for t in args.trims.split(",")]
+    width_scales = [float(s) for s in args.width_scales.split(",")]
     reader = Reader.load(args.detector, args.recognizer, threads=args.threads, options=ReadOptions())
     if not hasattr(reader.recognizer, "crop_trim"):
-        parser.error(f"{args.recognizer}: only CTC recognizers have a crop trim")
+        parser.error(f"{args.recognizer}: only CTC recognizers have a crop trim and a width scale")
     results = {}
     for folder in args.data:
-        results[folder.name] = evaluate_set(reader, folder, args.split, args.half, trims, args.pages)
+        rows = evaluate_set(reader, folder, args.split, args.half, trims, width_scales, args.pages)
+        results[folder.name] = rows
         print(f"{folder.name} {args.split} {'half ' + args.half if args.half else ''}")
-        print("| trim | CER on detected boxes (matched lines) | CER on annotated boxes |")
-        print("|---|---|---|")
-        for trim, row in results[folder.name].items():
-            print(f"| {trim} | {100 * row['detected']:.1f}% | {100 * row['annotated']:.1f}% |")
+        print("| trim | width scale | CER on detected boxes (matched lines) | CER on annotated boxes | ms/line |")
+        print("|---|---|---|---|---|")
+        for row in rows:
+            print(
+                f"| {row['trim']} | {row['width_scale']} | {100 * row['detected']:.1f}% "
+                f"| {100 * row['annotated']:.1f}% | {row['ms_per_line']:.1f} |"
+            )
     if args.out:
         args.out.parent.mkdir(parents=True, exist_ok=True)
         settings = {**vars(args), "data": [str(d) for d in args.data], "out": str(args.out)}

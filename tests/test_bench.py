@@ -279,3 +279,23 @@ def test_box_bias_measures_each_side_in_detected_heights() -> None:
     np.testing.assert_allclose(side_offsets(predicted, gt), [[0.25, 0.125, 0.5, 0.125]])
     inside = np.array([[110.0, 102.0, 490.0, 128.0]])  # sides inside the annotation: negative
     assert (side_offsets(inside, gt) < 0).all()
+
+
+def test_the_orientation_bench_scores_each_sure_upright_value() -> None:
+    from bench.orientation import decide
+
+    rows = [
+        {"page": "a", "rotation": 0, "upright": 0.9, "turned": 0.3, "turned_ms": 100.0},
+        {"page": "b", "rotation": 0, "upright": 0.7, "turned": 0.4, "turned_ms": 80.0},
+        {"page": "c", "rotation": 0, "upright": 0.5, "turned": 0.65, "turned_ms": 60.0},  # read wrongly turned
+        {"page": "a", "rotation": 180, "upright": 0.3, "turned": 0.9, "turned_ms": 100.0},
+        {"page": "b", "rotation": 180, "upright": 0.72, "turned": 0.9, "turned_ms": 80.0},  # missed when sure at 0.7
+        {"page": "c", "rotation": 180, "upright": 0.4, "turned": 0.45, "turned_ms": 60.0},  # too close to turn
+    ]
+    strict = decide(rows, 0.85)
+    assert strict["upright_pages_checked"] == pytest.approx(2 / 3)
+    assert strict["check_ms_per_upright_page"] == pytest.approx((80 + 60) / 3)
+    assert strict["upright_pages_turned"] == 1 and strict["upside_down_pages_missed"] == 1
+    loose = decide(rows, 0.7)
+    assert loose["upright_pages_checked"] == pytest.approx(1 / 3) and loose["check_ms_per_upright_page"] == 20
+    assert loose["upside_down_pages_missed"] == 2

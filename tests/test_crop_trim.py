@@ -57,7 +57,7 @@ def test_a_trim_of_half_the_height_is_refused():
         CtcOnnxRecognizer(spec.onnx_path, spec.info, threads=1, crop_trim=0.5)
 
 
-def test_the_trim_script_reads_every_line_at_every_trim(tmp_path):
+def test_the_trim_script_reads_every_line_at_every_trim_and_width_scale(tmp_path):
     import importlib.util
     from pathlib import Path
 
@@ -69,10 +69,10 @@ def test_the_trim_script_reads_every_line_at_every_trim(tmp_path):
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     out = tmp_path / "trims.json"
-    argv = ["--data", str(pages), "--split", "train", "--trims", "0,0.1", "--threads", "1", "--out", str(out)]
-    assert module.main(argv) == 0
-    results = json.loads(out.read_text())["results"]["pages"]
-    assert set(results) == {"0.0", "0.1"}
-    for row in results.values():
-        assert row["pages"] == 1 and row["matched_lines"] > 3
+    argv = ["--data", str(pages), "--split", "train", "--trims", "0,0.1", "--width-scales", "1,0.7"]
+    assert module.main([*argv, "--threads", "1", "--out", str(out)]) == 0
+    rows = json.loads(out.read_text())["results"]["pages"]
+    assert [(r["trim"], r["width_scale"]) for r in rows] == [(0.0, 1.0), (0.0, 0.7), (0.1, 1.0), (0.1, 0.7)]
+    for row in rows:
+        assert row["pages"] == 1 and row["matched_lines"] > 3 and row["ms_per_line"] > 0
         assert 0.0 <= row["detected"] <= 1.0 and 0.0 <= row["annotated"] <= 1.0

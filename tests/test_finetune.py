@@ -189,3 +189,42 @@ def test_synth_options_on_the_command_line(two_page_set, synth_set, base_model, 
     assert _train_cli([*run, "--out", str(tmp_path / "c"), "--synth-ratio", "0.3", "--install", "mixed"]) == 0
     card = (models / "mixed" / "README.md").read_text()
     assert f"from {synth_set}" in card and "30% of each epoch" in card
+
+
+def test_a_width_scale_trains_exports_and_installs_narrow_reading(two_page_set, base_model, tmp_path, monkeypatch):
+    from handocr.models import load_recognizer
+    from handocr.training.recognizer import trained_width_scale
+
+    models = tmp_path / "models"
+    models.mkdir()
+    monkeypatch.setenv("HANDOCR_MODELS", str(models))
+    run = ["train", "recognizer", "--data", str(two_page_set), "--split", "all", "--max-steps", "1", "--batch", "4"]
+    run += ["--holdout", "0.5", "--from", str(base_model), "--out", str(tmp_path / "run")]
+    assert _train_cli([*run, "--width-scale", "0.1"]) == 2
+    assert _train_cli([*run, "--width-scale", "0.7", "--install", "narrow"]) == 0
+    assert trained_width_scale(tmp_path / "run" / "best.ckpt") == 0.7
+    assert json.loads((models / "narrow" / "model.json").read_text())["width_scale"] == 0.7
+    assert load_recognizer("narrow", threads=1).width_scale == 0.7
+    out = tmp_path / "exported"
+    export = ["export", "recognizer", "--checkpoint", str(tmp_path / "run" / "best.ckpt"), "--out", str(out)]
+    assert _train_cli([*export, "--name", "narrow-2", "--version", "0"]) == 0
+    assert json.loads((out / "model.json").read_text())["width_scale"] == 0.7
+    again = ["train", "recognizer", "--data", str(two_page_set), "--split", "all", "--max-steps", "1", "--batch", "4"]
+    again += ["--holdout", "0.5", "--from", str(models / "narrow"), "--out", str(tmp_path / "again")]
+    assert _train_cli(again) == 0  # no --width-scale: the starting model's own
+    assert trained_width_scale(tmp_path / "again" / "best.ckpt") == 0.7
+
+
+def test_the_trainer_reads_holdout_lines_at_its_width_scale(two_page_set, tmp_path):
+    from handocr.datasets import load_pages
+    from handocr.training.line_data import base_crop
+    from handocr.training.recognizer import RecognizerTrainConfig, RecognizerTrainer
+
+    config = RecognizerTrainConfig(out_dir=tmp_path / "run", max_steps=1, batch=4, holdout_fraction=0.5)
+    pages = load_pages([two_page_set], None)
+    plain = RecognizerTrainer(pages, config)
+    narrow = RecognizerTrainer(pages, replace(config, out_dir=tmp_path / "narrow", width_scale=0.6))
+    for sample, wide, squeezed in zip(plain.holdout_samples, plain.holdout_inputs, narrow.holdout_inputs, strict=True):
+        crop = base_crop(sample)
+        assert wide.shape[1] == round(crop.shape[1] * 32 / crop.shape[0])
+        assert squeezed.shape[1] == round(crop.shape[1] * 32 / crop.shape[0] * 0.6)

@@ -124,6 +124,10 @@ def test_an_upright_page_costs_one_recognizer_pass_and_a_flipped_one_a_check_and
     page = reader.read_page(Image.fromarray(_page_with_lines(2)))
     assert page.rotation == 180
     assert recognizer.calls == [4, 4, 4]  # read, the turned check, read again the right way up
+    recognizer.calls.clear()
+    always = Reader(InkBandDetector(), recognizer, ReadOptions(auto_rotate=True, sure_upright=0.95))
+    assert always.read_page(Image.fromarray(_page_with_lines(0))).rotation == 0
+    assert recognizer.calls == [4, 4]  # 0.9 is not sure enough at 0.95: the turned check runs
 
 
 def test_ink_runs_across_upright_lines_and_not_across_turned_ones():

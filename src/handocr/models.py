@@ -98,8 +98,13 @@ def load_recognizer(name: str | Path = DEFAULT_RECOGNIZER, threads: int | None =
         from handocr.recognition.beam import CtcDecoder
         from handocr.recognition.ctc_onnx import CtcOnnxRecognizer
 
-        crop_trim = float(spec.settings.get("crop_trim", 0.0))
-        recognizer = CtcOnnxRecognizer(spec.onnx_path, spec.info, threads=threads, crop_trim=crop_trim)
+        recognizer = CtcOnnxRecognizer(
+            spec.onnx_path,
+            spec.info,
+            threads=threads,
+            crop_trim=float(spec.settings.get("crop_trim", 0.0)),
+            width_scale=float(spec.settings.get("width_scale", 1.0)),
+        )
         recognizer.decoder = CtcDecoder.from_settings(spec.settings, spec.folder, recognizer.charset.characters)
         return recognizer
     if backend == "trocr":

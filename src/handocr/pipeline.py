@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -15,6 +15,7 @@ from handocr.imageio import Limits, decode_pages
 from handocr.layout import paragraphs, reading_order, words_from_chars
 from handocr.models import DEFAULT_DETECTOR, DEFAULT_RECOGNIZER, load_detector, load_recognizer
 from handocr.orientation import (
+    SURE_UPRIGHT,
     across_ink_ratio,
     flip_box,
     flip_check_lines,
@@ -43,6 +44,9 @@ class ReadOptions:
         auto_rotate: detect pages turned by 90, 180 or 270 degrees and read them upright.
         min_ink_contrast: detections whose darkest pixels (1st percentile) are less than this many
             grey levels (0-255) below the page's paper level hold no ink and are discarded.
+        sure_upright: with ``auto_rotate``, a page whose sample lines read with a mean confidence
+            of at least this is taken as upright without reading them turned over (the 180-degree
+            check; see :func:`handocr.orientation.prefers_flipped` and ``bench/orientation.py``).
     """
 
     crop_margin: int = 4
@@ -51,6 +55,7 @@ class ReadOptions:
     drop_below: float = 0.0
     auto_rotate: bool = True
     min_ink_contrast: float = 40.0
+    sure_upright: float = SURE_UPRIGHT
 
 
 def paper_level(gray: np.ndarray) -> float:
@@ -190,13 +195,21 @@ class Reader:
         """Whether the page, as read, is upside down: the 180-degree check on its best lines."""
         if not self.options.auto_rotate or not detections:
             return False
+        upright, read_turned = self.flip_check(gray, detections, recognized)
+        return prefers_flipped(upright, read_turned, sure_upright=self.options.sure_upright)
+
+    def flip_check(
+        self, gray: np.ndarray, detections: list[Detection], recognized: list[RecognizedLine]
+    ) -> tuple[list[float], Callable[[], list[float]]]:
+        """What the 180-degree check compares: the network confidences of its sample lines as read,
+        and a function that reads the same lines turned over and returns theirs."""
         picks = flip_check_lines(detections)
 
         def read_turned() -> list[float]:
             crops = self.line_crops(gray, [detections[i].box for i in picks])
             return self._confidences([np.ascontiguousarray(c[::-1, ::-1]) for c in crops])
 
-        return prefers_flipped([recognized[i].network_confidence for i in picks], read_turned)
+        return [recognized[i].network_confidence for i in picks], read_turned
 
     def _confidences(self, crops: list[np.ndarray]) -> list[float]:
         quick = getattr(self.recognizer, "quick_confidences", None)  # greedy is enough to compare

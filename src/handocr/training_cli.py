@@ -87,6 +87,12 @@ def add_training_commands(sub: argparse._SubParsersAction) -> None:
                 help="share of synthetic lines in each epoch when --synth is given (default 0.2)",
             )
             p.add_argument(
+                "--width-scale",
+                type=float,
+                help="train to read lines squeezed to this share of their width (the model's width_scale; "
+                "below 1 reads faster; default: that of the --from weights, else 1)",
+            )
+            p.add_argument(
                 "--install",
                 metavar="NAME",
                 help="export the best model to a model folder NAME (in HANDOCR_MODELS or models/) with a model card",
@@ -171,6 +177,8 @@ def _train_recognizer(args: argparse.Namespace, pages: list) -> Path:
         install_target(args.install)  # refuse a bad name before hours of training
     if not 0 <= args.synth_ratio < 1:
         raise HandocrError(f"--synth-ratio must be at least 0 and below 1, not {args.synth_ratio}")
+    if args.width_scale is not None and not 0.25 <= args.width_scale <= 2.0:
+        raise HandocrError(f"--width-scale must be between 0.25 and 2, not {args.width_scale}")
     synth_pages = load_pages(args.synth, "train", prefer="pages") if args.synth else []
     if args.synth and not synth_pages:
         raise HandocrError(f"no generated pages in the train split of {', '.join(map(str, args.synth))}")
@@ -193,6 +201,7 @@ def _train_recognizer(args: argparse.Namespace, pages: list) -> Path:
         arch=args.arch,
         warmup_steps=args.warmup,
         synth_ratio=args.synth_ratio if synth_pages else 0.0,
+        width_scale=args.width_scale or (init.width_scale if init is not None else 1.0),
     )
     trainer = RecognizerTrainer(pages, config, init=init, synth_pages=synth_pages)
     if args.resume and trainer.resume():
@@ -212,6 +221,7 @@ def _train_recognizer(args: argparse.Namespace, pages: list) -> Path:
             "synth": [str(d) for d in args.synth],
             "synth_ratio": config.synth_ratio,
             "synth_lines": len(trainer.synth_samples),
+            "width_scale": config.width_scale,
             "holdout_lines": len(trainer.holdout_samples),
             "charset_added": trainer.charset.characters[len(base) :] if base else "",
         }
@@ -235,10 +245,15 @@ def cmd_export(args: argparse.Namespace) -> int:
                 "imgsz": args.imgsz,
             }
         else:
-            from handocr.training.recognizer import export_recognizer
+            from handocr.training.recognizer import export_recognizer, trained_width_scale
 
             export_recognizer(args.checkpoint, args.out / "model.onnx")
-            settings = {"kind": "recognizer", "backend": "ctc-onnx", "temperature": 1.0}
+            settings = {
+                "kind": "recognizer",
+                "backend": "ctc-onnx",
+                "temperature": 1.0,
+                "width_scale": trained_width_scale(args.checkpoint),
+            }
     except ImportError as exc:
         return _missing_extra(exc)
     settings = {"name": args.name, "version": args.version, "file": "model.onnx", **settings}

@@ -42,9 +42,11 @@ class CtcOnnxRecognizer:
     ``decoder`` turns each line's posteriors into text (greedy by default, or beam search with a
     character language model); its ``temperature`` rescales posteriors before confidences are read.
     ``crop_trim`` is the share of each crop's height left out at the top and at the bottom before
-    reading (``crop_trim`` in ``model.json``): a model trained on lines masked by their polygons
-    reads detected boxes, which take in the ascenders and descenders of the lines around, better
-    without their edges (see the recognizer's model card).
+    reading (``crop_trim`` in ``model.json``): detected boxes run taller than the annotated boxes a
+    model was trained on and take in the ascenders and descenders of the lines around, which a
+    trimmed crop leaves out (see the recognizer's model card). ``width_scale`` (``width_scale`` in
+    ``model.json``) squeezes each line to that share of its width before reading: fewer CTC frames,
+    so less time, for a model that reads narrow lines as well (see the recognizer's model card).
     """
 
     def __init__(
@@ -57,9 +59,12 @@ class CtcOnnxRecognizer:
         decoder: CtcDecoder | None = None,
         max_width_ratio: float = MAX_WIDTH_RATIO,
         crop_trim: float = 0.0,
+        width_scale: float = 1.0,
     ) -> None:
         if not 0.0 <= crop_trim < 0.5:
             raise ValueError(f"crop_trim must be in [0, 0.5), not {crop_trim}")
+        if not 0.25 <= width_scale <= 2.0:
+            raise ValueError(f"width_scale must be in [0.25, 2], not {width_scale}")
         self.session = make_session(path, threads)
         self.info = info
         meta = model_metadata(self.session)
@@ -69,13 +74,14 @@ class CtcOnnxRecognizer:
         self.batch_size = batch_size
         self.max_width_ratio = max_width_ratio
         self.crop_trim = crop_trim
+        self.width_scale = width_scale
         self.decoder = decoder or CtcDecoder(self.charset.characters)
         if decoder is None:
             self.decoder.temperature = temperature
 
     def log_probs(self, crops: list[np.ndarray]) -> list[np.ndarray]:
         """Per-crop ``(frames, classes)`` log-probabilities at temperature 1."""
-        inputs = [normalise_line(trim_rows(crop, self.crop_trim), self.height) for crop in crops]
+        inputs = [normalise_line(trim_rows(crop, self.crop_trim), self.height, self.width_scale) for crop in crops]
         results: list[np.ndarray | None] = [None] * len(inputs)
         for index in width_buckets([x.shape[1] for x in inputs], self.batch_size, self.max_width_ratio):
             batch, widths = pad_batch([inputs[i] for i in index], multiple=self.downsample)

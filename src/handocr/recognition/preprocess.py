@@ -30,16 +30,17 @@ def trim_rows(gray: np.ndarray, fraction: float) -> np.ndarray:
     return gray[rows : gray.shape[0] - rows]
 
 
-def normalise_line(gray: np.ndarray, height: int = LINE_HEIGHT) -> np.ndarray:
+def normalise_line(gray: np.ndarray, height: int = LINE_HEIGHT, width_scale: float = 1.0) -> np.ndarray:
     """Resize a grayscale crop ``(h, w)`` uint8 to ``height`` rows and normalise its contrast.
 
-    Returns float32 ``(height, w')`` with ``w'`` keeping the aspect ratio (clamped to
-    ``[MIN_WIDTH, MAX_WIDTH]``), paper mapped to 0 and the darkest ink to 1.
+    Returns float32 ``(height, w')`` with ``w'`` the width at the crop's aspect ratio times
+    ``width_scale`` (a recognizer that reads lines narrower than they are runs fewer CTC frames),
+    clamped to ``[MIN_WIDTH, MAX_WIDTH]``; paper mapped to 0 and the darkest ink to 1.
     """
     h, w = gray.shape
     if h < 1 or w < 1:
         raise ValueError("empty line crop")
-    new_w = round(w * height / h)
+    new_w = round(w * height / h * width_scale)
     new_w = min(MAX_WIDTH, max(MIN_WIDTH, new_w))
     resized = np.asarray(Image.fromarray(gray).resize((new_w, height), Image.BILINEAR), dtype=np.float32)
     ink = 255.0 - resized

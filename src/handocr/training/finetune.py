@@ -26,13 +26,14 @@ CLASSIFIER = ("classifier.weight", "classifier.bias")
 
 @dataclass
 class InitialWeights:
-    """Weights to start from, the charset they were trained with, where they came from, and the
-    architecture they belong to."""
+    """Weights to start from, the charset they were trained with, where they came from, the
+    architecture they belong to and the width scale they read lines at (``width_scale``)."""
 
     state: dict[str, torch.Tensor]
     charset: Charset
     source: str
     architecture: str = CRNN_V1.name
+    width_scale: float = 1.0
 
 
 def shipped_weights_path(name: str = DEFAULT_RECOGNIZER) -> Path:
@@ -79,7 +80,26 @@ def read_weights(path: Path) -> InitialWeights:
         state, characters = obj, None
     if characters is None:
         characters = _charset_beside(path, state)
-    return InitialWeights(state=dict(state), charset=Charset(characters), source=str(path), architecture=architecture)
+    return InitialWeights(
+        state=dict(state),
+        charset=Charset(characters),
+        source=str(path),
+        architecture=architecture,
+        width_scale=_width_scale_of(path, obj),
+    )
+
+
+def _width_scale_of(path: Path, obj: object) -> float:
+    """The width scale the weights read at: a checkpoint's training setting, else the ``model.json``
+    beside a ``model.pt``, else 1."""
+    if isinstance(obj, dict) and isinstance(obj.get("config"), dict) and "width_scale" in obj["config"]:
+        return float(obj["config"]["width_scale"])
+    settings = path.with_name("model.json")
+    if settings.is_file():
+        import json
+
+        return float(json.loads(settings.read_text()).get("width_scale", 1.0))
+    return 1.0
 
 
 def _charset_beside(path: Path, state: dict) -> str:

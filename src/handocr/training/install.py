@@ -49,7 +49,8 @@ def install_recognizer(checkpoint: Path, name: str, summary: dict[str, Any]) -> 
     ``summary`` holds ``init`` (what training started from), ``cer_before``, ``cer_after`` (holdout
     CER, fractions), ``steps``, ``minutes``, ``data`` (folders), ``split``, ``train_lines``,
     ``holdout_lines``, ``charset_added`` (characters added to the charset) and, when generated pages
-    were mixed in, ``synth`` (folders), ``synth_ratio`` and ``synth_lines``.
+    were mixed in, ``synth`` (folders), ``synth_ratio`` and ``synth_lines``; ``width_scale`` (the
+    share of their width lines are read at, as trained) goes into ``model.json``.
     """
     from handocr.training.recognizer import export_recognizer
 
@@ -63,6 +64,7 @@ def install_recognizer(checkpoint: Path, name: str, summary: dict[str, Any]) -> 
         "backend": "ctc-onnx",
         "file": "model.onnx",
         "temperature": 1.0,
+        "width_scale": summary.get("width_scale", 1.0),
         "base": summary.get("init", "scratch"),
         "holdout_cer_before": summary.get("cer_before"),
         "holdout_cer_after": summary.get("cer_after"),

@@ -51,6 +51,7 @@ class RecognizerTrainConfig:
     arch: str = CRNN_V1.name
     warmup_steps: int = 300
     synth_ratio: float = 0.0  # share of synthetic lines in each epoch (when synthetic pages are given)
+    width_scale: float = 1.0  # lines are read squeezed to this share of their width (model.json width_scale)
 
 
 def split_holdout(pages: list[PageRecord], fraction: float, seed: int) -> tuple[list[PageRecord], list[PageRecord]]:
@@ -174,8 +175,9 @@ class RecognizerTrainer:
         self.optimizer = torch.optim.AdamW(self.model.parameters(), lr=self.config.lr, weight_decay=1e-4)
 
     def to_input(self, gray: np.ndarray) -> np.ndarray:
-        """The normalised model input for a grayscale crop (see :mod:`handocr.recognition.preprocess`)."""
-        return normalise_line(gray, self.arch.line_height)
+        """The normalised model input for a grayscale crop (see :mod:`handocr.recognition.preprocess`),
+        squeezed to ``config.width_scale`` of its width as the exported model will read it."""
+        return normalise_line(gray, self.arch.line_height, self.config.width_scale)
 
     def _cached(self, name: str, cut: Callable[[], Any]) -> Any:
         """Lines cut once per run folder: ``out_dir/name`` if it is there, else ``cut()`` saved there."""
@@ -350,6 +352,12 @@ class RecognizerTrainer:
         if holdout_cer <= self.best_cer or not (self.out / "best.ckpt").exists():
             self.best_cer = holdout_cer
             self.save("best.ckpt")
+
+
+def trained_width_scale(checkpoint: Path) -> float:
+    """The ``width_scale`` a checkpoint was trained to read at (1 for runs from before the setting)."""
+    state = torch.load(checkpoint, weights_only=False, map_location="cpu")
+    return float(state.get("config", {}).get("width_scale", 1.0))
 
 
 def export_recognizer(checkpoint: Path, target: Path) -> Path:
