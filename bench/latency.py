@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any
 
 from bench.common import (
@@ -180,6 +181,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = base_parser(__doc__.splitlines()[0])
     parser.add_argument("--warmup", type=int, default=2, help="pages read (and discarded) before measuring")
     parser.add_argument("--no-auto-rotate", action="store_true", help="ReadOptions(auto_rotate=False)")
+    parser.add_argument("--sure-upright", type=float, help="ReadOptions(sure_upright=...) (default: the reader's)")
     parser.add_argument("--repeat", type=int, default=1, help="times each page is measured (default 1)")
     args = parser.parse_args(argv)
     threads = args.threads or cores_available()
@@ -187,7 +189,9 @@ def main(argv: list[str] | None = None) -> int:
     from handocr.pipeline import Reader, ReadOptions
 
     machine = machine_description()
-    options = ReadOptions(auto_rotate=False) if args.no_auto_rotate else ReadOptions()
+    options = ReadOptions(auto_rotate=not args.no_auto_rotate)
+    if args.sure_upright is not None:
+        options = replace(options, sure_upright=args.sure_upright)
     load0 = time.perf_counter()
     reader = Reader.load(threads=threads, options=options)
     load_s = time.perf_counter() - load0
