@@ -50,15 +50,23 @@ def decide(rows: list[dict[str, Any]], sure_upright: float) -> dict[str, float]:
     upright = [r for r in rows if r["rotation"] == 0]
     flipped = [r for r in rows if r["rotation"] == 180]
 
-    def turns(row: dict[str, Any]) -> bool:
-        return prefers_flipped([row["upright"]], lambda: [row["turned"]], sure_upright=sure_upright)
+    checked: list[dict[str, Any]] = []  # upright pages whose turned read the check asked for
 
-    checked = [r for r in upright if r["upright"] < sure_upright]
+    def turns(row: dict[str, Any]) -> bool:
+        def read_turned() -> list[float]:
+            if row["rotation"] == 0:
+                checked.append(row)
+            return [row["turned"]]
+
+        sample = [] if np.isnan(row["upright"]) else [row["upright"]]  # no lines: no check, as in the reader
+        return prefers_flipped(sample, read_turned, sure_upright=sure_upright)
+
+    upright_pages_turned = sum(turns(r) for r in upright)
     return {
         "sure_upright": sure_upright,
         "upright_pages_checked": len(checked) / max(1, len(upright)),
         "check_ms_per_upright_page": sum(r["turned_ms"] for r in checked) / max(1, len(upright)),
-        "upright_pages_turned": sum(turns(r) for r in upright),
+        "upright_pages_turned": upright_pages_turned,
         "upside_down_pages_missed": sum(not turns(r) for r in flipped),
         "pages": len(upright),
     }

@@ -21,6 +21,7 @@ import argparse
 import itertools
 import json
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -38,8 +39,8 @@ def evaluate_set(
     folder: Path,
     split: str,
     half: str | None,
-    trims: list[float],
-    width_scales: list[float] = (1.0,),
+    trims: Sequence[float],
+    width_scales: Sequence[float] = (1.0,),
     limit: int = 0,
 ) -> list[dict]:
     """One row per (trim, width scale) for one dataset folder: its ``trim``, ``width_scale``,

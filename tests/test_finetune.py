@@ -193,7 +193,7 @@ def test_synth_options_on_the_command_line(two_page_set, synth_set, base_model, 
 
 def test_a_width_scale_trains_exports_and_installs_narrow_reading(two_page_set, base_model, tmp_path, monkeypatch):
     from handocr.models import load_recognizer
-    from handocr.training.recognizer import trained_width_scale
+    from handocr.training.finetune import read_weights
 
     models = tmp_path / "models"
     models.mkdir()
@@ -202,7 +202,7 @@ def test_a_width_scale_trains_exports_and_installs_narrow_reading(two_page_set, 
     run += ["--holdout", "0.5", "--from", str(base_model), "--out", str(tmp_path / "run")]
     assert _train_cli([*run, "--width-scale", "0.1"]) == 2
     assert _train_cli([*run, "--width-scale", "0.7", "--install", "narrow"]) == 0
-    assert trained_width_scale(tmp_path / "run" / "best.ckpt") == 0.7
+    assert read_weights(tmp_path / "run" / "best.ckpt").width_scale == 0.7
     assert json.loads((models / "narrow" / "model.json").read_text())["width_scale"] == 0.7
     assert load_recognizer("narrow", threads=1).width_scale == 0.7
     out = tmp_path / "exported"
@@ -212,7 +212,7 @@ def test_a_width_scale_trains_exports_and_installs_narrow_reading(two_page_set, 
     again = ["train", "recognizer", "--data", str(two_page_set), "--split", "all", "--max-steps", "1", "--batch", "4"]
     again += ["--holdout", "0.5", "--from", str(models / "narrow"), "--out", str(tmp_path / "again")]
     assert _train_cli(again) == 0  # no --width-scale: the starting model's own
-    assert trained_width_scale(tmp_path / "again" / "best.ckpt") == 0.7
+    assert read_weights(tmp_path / "again" / "best.ckpt").width_scale == 0.7
 
 
 def test_the_trainer_reads_holdout_lines_at_its_width_scale(two_page_set, tmp_path):

@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 from handocr.errors import HandocrError
+from handocr.recognition.preprocess import WIDTH_SCALES
 from handocr.training.architectures import ARCHITECTURES
 
 EXIT_USAGE, EXIT_MISSING_EXTRA = 2, 4
@@ -177,8 +178,9 @@ def _train_recognizer(args: argparse.Namespace, pages: list) -> Path:
         install_target(args.install)  # refuse a bad name before hours of training
     if not 0 <= args.synth_ratio < 1:
         raise HandocrError(f"--synth-ratio must be at least 0 and below 1, not {args.synth_ratio}")
-    if args.width_scale is not None and not 0.25 <= args.width_scale <= 2.0:
-        raise HandocrError(f"--width-scale must be between 0.25 and 2, not {args.width_scale}")
+    low, high = WIDTH_SCALES
+    if args.width_scale is not None and not low <= args.width_scale <= high:
+        raise HandocrError(f"--width-scale must be between {low} and {high}, not {args.width_scale}")
     synth_pages = load_pages(args.synth, "train", prefer="pages") if args.synth else []
     if args.synth and not synth_pages:
         raise HandocrError(f"no generated pages in the train split of {', '.join(map(str, args.synth))}")
@@ -245,14 +247,15 @@ def cmd_export(args: argparse.Namespace) -> int:
                 "imgsz": args.imgsz,
             }
         else:
-            from handocr.training.recognizer import export_recognizer, trained_width_scale
+            from handocr.training.finetune import read_weights
+            from handocr.training.recognizer import export_recognizer
 
             export_recognizer(args.checkpoint, args.out / "model.onnx")
             settings = {
                 "kind": "recognizer",
                 "backend": "ctc-onnx",
                 "temperature": 1.0,
-                "width_scale": trained_width_scale(args.checkpoint),
+                "width_scale": read_weights(args.checkpoint).width_scale,
             }
     except ImportError as exc:
         return _missing_extra(exc)

@@ -10,7 +10,7 @@ from handocr.recognition.base import RecognizedLine
 from handocr.recognition.beam import CtcDecoder
 from handocr.recognition.charset import Charset
 from handocr.recognition.ctc import DecodedLine, greedy_decode
-from handocr.recognition.preprocess import normalise_line, pad_batch, trim_rows
+from handocr.recognition.preprocess import WIDTH_SCALES, normalise_line, pad_batch, trim_rows
 from handocr.runtime import make_session, model_metadata
 from handocr.schema import ModelInfo
 
@@ -63,8 +63,8 @@ class CtcOnnxRecognizer:
     ) -> None:
         if not 0.0 <= crop_trim < 0.5:
             raise ValueError(f"crop_trim must be in [0, 0.5), not {crop_trim}")
-        if not 0.25 <= width_scale <= 2.0:
-            raise ValueError(f"width_scale must be in [0.25, 2], not {width_scale}")
+        if not WIDTH_SCALES[0] <= width_scale <= WIDTH_SCALES[1]:
+            raise ValueError(f"width_scale must be in [{WIDTH_SCALES[0]}, {WIDTH_SCALES[1]}], not {width_scale}")
         self.session = make_session(path, threads)
         self.info = info
         meta = model_metadata(self.session)

@@ -12,6 +12,7 @@ from PIL import Image
 LINE_HEIGHT = 32
 MIN_WIDTH = 16
 MAX_WIDTH = 1600
+WIDTH_SCALES = (0.25, 2.0)  # the width scales a recognizer may read at (normalise_line), lowest and highest
 
 
 def to_gray(image: Image.Image) -> np.ndarray:

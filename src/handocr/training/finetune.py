@@ -10,6 +10,7 @@ rows; the rows of the known characters are kept, so what the model knows is not 
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -96,8 +97,6 @@ def _width_scale_of(path: Path, obj: object) -> float:
         return float(obj["config"]["width_scale"])
     settings = path.with_name("model.json")
     if settings.is_file():
-        import json
-
         return float(json.loads(settings.read_text()).get("width_scale", 1.0))
     return 1.0
 

@@ -354,12 +354,6 @@ class RecognizerTrainer:
             self.save("best.ckpt")
 
 
-def trained_width_scale(checkpoint: Path) -> float:
-    """The ``width_scale`` a checkpoint was trained to read at (1 for runs from before the setting)."""
-    state = torch.load(checkpoint, weights_only=False, map_location="cpu")
-    return float(state.get("config", {}).get("width_scale", 1.0))
-
-
 def export_recognizer(checkpoint: Path, target: Path) -> Path:
     """Export a checkpoint to ONNX: input ``images (N, 1, H, W)``, output ``log_probs (N, W/d, C)``.
 
