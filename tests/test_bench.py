@@ -299,3 +299,29 @@ def test_the_orientation_bench_scores_each_sure_upright_value() -> None:
     loose = decide(rows, 0.7)
     assert loose["upright_pages_checked"] == pytest.approx(1 / 3) and loose["check_ms_per_upright_page"] == 20
     assert loose["upside_down_pages_missed"] == 2
+
+
+def test_thin_annotations_scores_with_and_without_the_thin_boxes(tmp_path: Path) -> None:
+    from bench.thin_annotations import measure, thin_mask
+    from PIL import Image
+
+    from handocr.datasets.records import LineRecord, PageRecord
+
+    image = tmp_path / "page.png"
+    Image.new("RGB", (200, 160), "white").save(image)
+    boxes = [(10, 10, 190, 40), (10, 50, 190, 80), (10, 90, 190, 120), (10, 138, 190, 144)]  # the last: a band
+    record = PageRecord(image_path=image, width=200, height=160, lines=[LineRecord(box=b, text="x") for b in boxes])
+    assert thin_mask(np.array(boxes, dtype=float), 0.5).tolist() == [False, False, False, True]
+
+    class WholeLines:
+        conf_threshold = 0.25
+
+        def detect(self, rgb: np.ndarray, min_score: float = 0.0) -> list:
+            from handocr.detection.base import Detection
+
+            return [Detection(box, 0.9) for box in [*boxes[:3], (10, 126, 190, 156)]]  # the whole fourth line
+
+    result = measure(WholeLines(), [BenchPage("set", record, "")], 0.5)
+    assert (result["annotated"], result["thin"], result["missed"], result["thin_missed"]) == (4, 1, 1, 1)
+    assert result["as_annotated"]["recall"] == 0.75 and result["as_annotated"]["precision"] == 0.75
+    assert result["thin_ignored"]["recall"] == 1.0 and result["thin_ignored"]["precision"] == 1.0

@@ -57,7 +57,7 @@ def test_a_trim_of_half_the_height_is_refused():
         CtcOnnxRecognizer(spec.onnx_path, spec.info, threads=1, crop_trim=0.5)
 
 
-def test_the_trim_script_reads_every_line_at_every_trim_and_width_scale(tmp_path):
+def test_the_trim_script_reads_every_line_at_every_setting(tmp_path):
     import importlib.util
     from pathlib import Path
 
@@ -70,9 +70,10 @@ def test_the_trim_script_reads_every_line_at_every_trim_and_width_scale(tmp_path
     spec.loader.exec_module(module)
     out = tmp_path / "trims.json"
     argv = ["--data", str(pages), "--split", "train", "--trims", "0,0.1", "--width-scales", "1,0.7"]
-    assert module.main([*argv, "--threads", "1", "--out", str(out)]) == 0
+    assert module.main([*argv, "--min-line-heights", "0,0.7", "--threads", "1", "--out", str(out)]) == 0
     rows = json.loads(out.read_text())["results"]["pages"]
-    assert [(r["trim"], r["width_scale"]) for r in rows] == [(0.0, 1.0), (0.0, 0.7), (0.1, 1.0), (0.1, 0.7)]
+    settings = [(r["trim"], r["width_scale"], r["min_line_height"]) for r in rows]
+    assert settings == [(t, w, m) for t in (0.0, 0.1) for w in (1.0, 0.7) for m in (0.0, 0.7)]
     for row in rows:
         assert row["pages"] == 1 and row["matched_lines"] > 3 and row["ms_per_line"] > 0
         assert 0.0 <= row["detected"] <= 1.0 and 0.0 <= row["annotated"] <= 1.0

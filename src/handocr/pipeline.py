@@ -11,6 +11,7 @@ import numpy as np
 from PIL import Image
 
 from handocr.detection.base import Detection, LineDetector
+from handocr.detection.boxes import grow_thin_boxes
 from handocr.imageio import Limits, decode_pages
 from handocr.layout import paragraphs, reading_order, words_from_chars
 from handocr.models import DEFAULT_DETECTOR, DEFAULT_RECOGNIZER, load_detector, load_recognizer
@@ -28,6 +29,7 @@ from handocr.recognition.base import LineRecognizer, RecognizedLine
 from handocr.schema import Document, Line, Models, Page, Paragraph, Timings, Word
 
 CLEARLY_ACROSS = 1.5  # across_ink_ratio over this: no quarter-turn check (val upright pages: median 2.3-2.8)
+MIN_LINE_HEIGHT = 0.8  # see ReadOptions.min_line_height
 
 
 @dataclass(frozen=True)
@@ -47,6 +49,9 @@ class ReadOptions:
         sure_upright: with ``auto_rotate``, a page whose sample lines read with a mean confidence
             of at least this is taken as upright without reading them turned over (the 180-degree
             check; see :func:`handocr.orientation.prefers_flipped` and ``bench/orientation.py``).
+        min_line_height: a line box lower than this share of the median height of the page's boxes
+            is read as if it were that high, grown about its middle (:func:`handocr.detection.boxes.grow_thin_boxes`; 0
+            reads every box as it is). Chosen on ``val`` with ``scripts/crop_trim_eval.py``.
     """
 
     crop_margin: int = 4
@@ -56,6 +61,7 @@ class ReadOptions:
     auto_rotate: bool = True
     min_ink_contrast: float = 40.0
     sure_upright: float = SURE_UPRIGHT
+    min_line_height: float = MIN_LINE_HEIGHT
 
 
 def paper_level(gray: np.ndarray) -> float:
@@ -81,12 +87,15 @@ def crop_box(box: Sequence[float], margin: int, width: int, height: int) -> tupl
     )
 
 
-def cut_line_crops(gray: np.ndarray, boxes: Sequence[Sequence[float]], margin: int) -> list[np.ndarray]:
-    """The crops a recognizer reads for line ``boxes`` on a grayscale page: each box with ``margin``
-    pixels around it, inside the page (a box with nothing inside gives a small blank crop)."""
+def cut_line_crops(
+    gray: np.ndarray, boxes: Sequence[Sequence[float]], margin: int, min_line_height: float = 0.0
+) -> list[np.ndarray]:
+    """The crops a recognizer reads for line ``boxes`` on a grayscale page: each box (grown to
+    ``min_line_height``, see :func:`grow_thin_boxes`) with ``margin`` pixels around it, inside the
+    page (a box with nothing inside gives a small blank crop)."""
     height, width = gray.shape
     crops = []
-    for box in boxes:
+    for box in grow_thin_boxes(boxes, min_line_height):
         x0, y0, x1, y1 = crop_box(box, margin, width, height)
         crops.append(gray[y0:y1, x0:x1] if x1 > x0 and y1 > y0 else np.full((8, 8), 255, np.uint8))
     return crops
@@ -117,8 +126,9 @@ class Reader:
         return Models(detector=self.detector.info, recognizer=self.recognizer.info)
 
     def line_crops(self, gray: np.ndarray, boxes: Sequence[Sequence[float]]) -> list[np.ndarray]:
-        """The crops the recognizer reads for ``boxes`` on a grayscale page (with the crop margin)."""
-        return cut_line_crops(gray, boxes, self.options.crop_margin)
+        """The crops the recognizer reads for ``boxes`` on a grayscale page (with the crop margin,
+        thin boxes grown to ``min_line_height``)."""
+        return cut_line_crops(gray, boxes, self.options.crop_margin, self.options.min_line_height)
 
     def recognize_boxes(self, gray: np.ndarray, boxes: Sequence[Sequence[float]]) -> list[RecognizedLine]:
         """Recognise the lines at ``boxes`` on a grayscale page ``(h, w)`` uint8."""

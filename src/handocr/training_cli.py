@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 from handocr.errors import HandocrError
+from handocr.pipeline import MIN_LINE_HEIGHT
 from handocr.recognition.preprocess import WIDTH_SCALES
 from handocr.training.architectures import ARCHITECTURES
 
@@ -92,6 +93,13 @@ def add_training_commands(sub: argparse._SubParsersAction) -> None:
                 type=float,
                 help="train to read lines squeezed to this share of their width (the model's width_scale; "
                 "below 1 reads faster; default: that of the --from weights, else 1)",
+            )
+            p.add_argument(
+                "--min-line-height",
+                type=float,
+                default=MIN_LINE_HEIGHT,
+                help="grow line boxes lower than this share of the page's median box height before cutting "
+                f"them, as the reader does (default {MIN_LINE_HEIGHT}; 0: cut every box as annotated)",
             )
             p.add_argument(
                 "--install",
@@ -181,6 +189,8 @@ def _train_recognizer(args: argparse.Namespace, pages: list) -> Path:
     low, high = WIDTH_SCALES
     if args.width_scale is not None and not low <= args.width_scale <= high:
         raise HandocrError(f"--width-scale must be between {low} and {high}, not {args.width_scale}")
+    if not 0 <= args.min_line_height <= 1.5:
+        raise HandocrError(f"--min-line-height must be between 0 and 1.5, not {args.min_line_height}")
     synth_pages = load_pages(args.synth, "train", prefer="pages") if args.synth else []
     if args.synth and not synth_pages:
         raise HandocrError(f"no generated pages in the train split of {', '.join(map(str, args.synth))}")
@@ -204,6 +214,7 @@ def _train_recognizer(args: argparse.Namespace, pages: list) -> Path:
         warmup_steps=args.warmup,
         synth_ratio=args.synth_ratio if synth_pages else 0.0,
         width_scale=args.width_scale or (init.width_scale if init is not None else 1.0),
+        min_line_height=args.min_line_height,
     )
     trainer = RecognizerTrainer(pages, config, init=init, synth_pages=synth_pages)
     if args.resume and trainer.resume():
@@ -224,6 +235,7 @@ def _train_recognizer(args: argparse.Namespace, pages: list) -> Path:
             "synth_ratio": config.synth_ratio,
             "synth_lines": len(trainer.synth_samples),
             "width_scale": config.width_scale,
+            "min_line_height": config.min_line_height,
             "holdout_lines": len(trainer.holdout_samples),
             "charset_added": trainer.charset.characters[len(base) :] if base else "",
         }

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -115,3 +116,23 @@ def decode_yolo(
         return np.zeros((0, 4), np.float32), np.zeros((0,), np.float32)
     keep = nms(boxes, scores, iou_threshold)[:max_det]
     return boxes[keep].astype(np.float32), scores[keep].astype(np.float32)
+
+
+def grow_thin_boxes(boxes: Sequence[Sequence[float]], min_share: float) -> list[tuple[float, ...]]:
+    """``boxes`` with those lower than ``min_share`` of their median height grown about their middle
+    to that height (at least three boxes are needed for a median; ``min_share`` 0 changes nothing).
+
+    Boxes drawn by hand or by another tool are sometimes a thin band along the baseline or through
+    the middle of the writing (Hooker's annotations: 66 of 692 `val` lines are under half the page's
+    median height); read as they are, the recognizer sees half-cut letters.
+    """
+    if min_share <= 0 or len(boxes) < 3:
+        return [tuple(box) for box in boxes]
+    least = min_share * float(np.median([box[3] - box[1] for box in boxes]))
+    grown = []
+    for x0, y0, x1, y1 in boxes:
+        if y1 - y0 < least:
+            middle = (y0 + y1) / 2
+            y0, y1 = middle - least / 2, middle + least / 2
+        grown.append((x0, y0, x1, y1))
+    return grown

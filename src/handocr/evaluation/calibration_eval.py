@@ -62,9 +62,11 @@ def collect_samples(
     limit_pages: int | None = None,
     pages: Iterable[PageRecord] | None = None,
     crop_margin: int = ReadOptions.crop_margin,
+    min_line_height: float = ReadOptions.min_line_height,
 ) -> list[LineSample]:
     """Run ``recognizer.log_probs`` (a :class:`CtcOnnxRecognizer`) on every scored line of ``pages``
-    (or of ``folder``'s ``split``), at temperature 1."""
+    (or of ``folder``'s ``split``), at temperature 1, cut as the reader cuts them (``crop_margin``;
+    thin boxes grown to ``min_line_height``, see :func:`handocr.detection.boxes.grow_thin_boxes`)."""
     from PIL import Image
 
     if pages is None:
@@ -82,7 +84,7 @@ def collect_samples(
             if not lines:
                 continue
             gray = np.asarray(Image.open(page.image_path).convert("L"))
-            crops = cut_line_crops(gray, [line.box for line, _ in lines], crop_margin)
+            crops = cut_line_crops(gray, [line.box for line, _ in lines], crop_margin, min_line_height)
             for (_, target), scores in zip(lines, recognizer.log_probs(crops), strict=True):
                 samples.append(LineSample(Path(page.image_path).stem, target, np.asarray(scores, np.float32)))
     finally:

@@ -11,6 +11,7 @@ from PIL import Image, ImageFilter
 from handocr.datasets.collection import recognition_lines
 from handocr.datasets.linefolder import is_line_image
 from handocr.datasets.records import PageRecord
+from handocr.detection.boxes import grow_thin_boxes
 
 STORE_HEIGHT = 64
 MARGIN = 8
@@ -25,8 +26,12 @@ class LineSample:
     margin_px: int
 
 
-def cut_lines(pages: list[PageRecord]) -> list[LineSample]:
+def cut_lines(pages: list[PageRecord], min_line_height: float = 0.0) -> list[LineSample]:
     """Cut every readable line of ``pages`` (box plus a margin), grayscale, scaled to ``STORE_HEIGHT``.
+
+    Boxes lower than ``min_line_height`` of the page's median line box are grown about their middle
+    first, as the reader grows them (:func:`handocr.detection.boxes.grow_thin_boxes`): a thin band
+    annotated through a line would otherwise teach the recognizer to read half-cut letters.
 
     A line image (a record whose single line is the whole image, see
     :mod:`handocr.datasets.linefolder`) has no context around its box: it is padded with its paper
@@ -37,8 +42,9 @@ def cut_lines(pages: list[PageRecord]) -> list[LineSample]:
         image = Image.open(page.image_path).convert("L")
         if is_line_image(page):
             image, page = _pad_line_image(image, page)
-        for line, text in recognition_lines(page):
-            x0, y0, x1, y1 = line.box
+        lines = recognition_lines(page)
+        grown = grow_thin_boxes([line.box for line, _ in lines], min_line_height)
+        for (_, text), (x0, y0, x1, y1) in zip(lines, grown, strict=True):
             box = (
                 max(0, int(x0) - MARGIN),
                 max(0, int(y0) - MARGIN),

@@ -52,6 +52,7 @@ class RecognizerTrainConfig:
     warmup_steps: int = 300
     synth_ratio: float = 0.0  # share of synthetic lines in each epoch (when synthetic pages are given)
     width_scale: float = 1.0  # lines are read squeezed to this share of their width (model.json width_scale)
+    min_line_height: float = 0.0  # thin line boxes grown to this share of the page's median (see cut_lines)
 
 
 def split_holdout(pages: list[PageRecord], fraction: float, seed: int) -> tuple[list[PageRecord], list[PageRecord]]:
@@ -190,11 +191,13 @@ class RecognizerTrainer:
 
     def _load_samples(self, pages: list[PageRecord]) -> tuple[list[LineSample], list[LineSample]]:
         train_pages, held_pages = split_holdout(pages, self.config.holdout_fraction, self.config.seed)
-        return self._cached("lines.pkl", lambda: (cut_lines(train_pages), cut_lines(held_pages)))
+        least = self.config.min_line_height
+        return self._cached("lines.pkl", lambda: (cut_lines(train_pages, least), cut_lines(held_pages, least)))
 
     def _load_synth(self, pages: list[PageRecord]) -> list[LineSample]:
         known = set(self.charset.characters)
-        return [s for s in self._cached("synth_lines.pkl", lambda: cut_lines(pages)) if s.text and set(s.text) <= known]
+        lines = self._cached("synth_lines.pkl", lambda: cut_lines(pages, self.config.min_line_height))
+        return [s for s in lines if s.text and set(s.text) <= known]
 
     @property
     def synth_per_epoch(self) -> int:
