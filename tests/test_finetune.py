@@ -228,3 +228,15 @@ def test_the_trainer_reads_holdout_lines_at_its_width_scale(two_page_set, tmp_pa
         crop = base_crop(sample)
         assert wide.shape[1] == round(crop.shape[1] * 32 / crop.shape[0])
         assert squeezed.shape[1] == round(crop.shape[1] * 32 / crop.shape[0] * 0.6)
+
+
+def test_lines_cut_from_grown_boxes_are_cached_apart(two_page_set, tmp_path):
+    from handocr.datasets import load_pages
+    from handocr.training.recognizer import RecognizerTrainConfig, RecognizerTrainer
+
+    run = tmp_path / "run"
+    config = RecognizerTrainConfig(out_dir=run, max_steps=1, batch=4, holdout_fraction=0.5)
+    pages = load_pages([two_page_set], None)
+    RecognizerTrainer(pages, config)
+    RecognizerTrainer(pages, replace(config, min_line_height=0.8))
+    assert sorted(p.name for p in run.glob("*.pkl")) == ["lines-grown0.8.pkl", "lines.pkl"]

@@ -50,8 +50,9 @@ class ReadOptions:
             of at least this is taken as upright without reading them turned over (the 180-degree
             check; see :func:`handocr.orientation.prefers_flipped` and ``bench/orientation.py``).
         min_line_height: a line box lower than this share of the median height of the page's boxes
-            is read as if it were that high, grown about its middle (:func:`handocr.detection.boxes.grow_thin_boxes`; 0
-            reads every box as it is). Chosen on ``val`` with ``scripts/crop_trim_eval.py``.
+            is read as if it were that high, grown about its middle (0 reads every box as it is;
+            see :func:`handocr.detection.boxes.grow_thin_boxes`). Chosen on ``val`` with
+            ``scripts/crop_trim_eval.py --min-line-heights``.
     """
 
     crop_margin: int = 4

@@ -181,8 +181,14 @@ class RecognizerTrainer:
         return normalise_line(gray, self.arch.line_height, self.config.width_scale)
 
     def _cached(self, name: str, cut: Callable[[], Any]) -> Any:
-        """Lines cut once per run folder: ``out_dir/name`` if it is there, else ``cut()`` saved there."""
-        cache = self.out / name
+        """Lines cut once per run folder: ``out_dir/name`` if it is there, else ``cut()`` saved there.
+
+        Lines cut from grown boxes (``config.min_line_height`` above 0) are kept apart, named with
+        the setting (``lines.pkl`` -> ``lines-grown0.8.pkl``), so a run never reuses crops cut
+        another way.
+        """
+        least = self.config.min_line_height
+        cache = self.out / (name if least <= 0 else name.replace(".pkl", f"-grown{least:g}.pkl"))
         if cache.is_file():
             return pickle.loads(cache.read_bytes())
         data = cut()
