@@ -4,17 +4,19 @@
         --recognizer models/line-recognizer --lm models/char-lm/char-lm.npz --limit-pages 5
 
 The recognizer runs once per line (ground-truth boxes, as ``handocr eval`` does); every decoder then
-reads the same log-probabilities. Prints a table and writes JSON (``--out``). ``--calibration`` adds
-the expected calibration error of character, word and line confidences (greedy text) before and
-after a temperature fitted on half of the pages and applied to the other half, and with isotonic
-maps, for word confidence taken as the lowest or the product of its characters' (see
-:mod:`handocr.evaluation.calibration_eval`). ``--half`` keeps every other page, to tune the LM
-weights on one half of ``val`` and report on the other.
+reads the same log-probabilities. With ``--lexicon``, each beam + LM setting is also tried with each
+``--oov-penalty`` (see :mod:`handocr.recognition.lexicon`). Prints a table and writes JSON
+(``--out``). ``--calibration`` adds the expected calibration error of character, word and line
+confidences (greedy text) before and after a temperature fitted on half of the pages and applied
+to the other half, and with isotonic maps, for word confidence taken as the lowest or the product
+of its characters' (see :mod:`handocr.evaluation.calibration_eval`). ``--half`` keeps every other
+page, to tune the LM weights on one half of ``val`` and report on the other.
 """
 
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import time
 from pathlib import Path
@@ -26,29 +28,34 @@ from handocr.evaluation.text_metrics import ErrorRate
 from handocr.models import load_recognizer
 from handocr.recognition.beam import beam_decode
 from handocr.recognition.ctc import greedy_decode
+from handocr.recognition.lexicon import Lexicon
 from handocr.recognition.lm import CharNgramLM
 
 RULES = ("min", "product")
 
 
-def _decoders(args: argparse.Namespace, lm: CharNgramLM | None) -> dict:
+def _decoders(args: argparse.Namespace, lm: CharNgramLM | None, lexicon: Lexicon | None = None) -> dict:
     out = {"greedy": lambda lp, chars: greedy_decode(lp, chars)}
+    penalties = args.oov_penalty if lexicon is not None else [0.0]
     for width in args.beam_width:
         out[f"beam{width}"] = lambda lp, chars, w=width: beam_decode(
             lp, chars, beam_width=w, prune_threshold=args.prune_threshold
         )
-        if lm is not None:
-            for alpha in args.lm_weight:
-                for beta in args.insertion_bonus:
-                    out[f"beam{width}+lm a={alpha} b={beta}"] = lambda lp, chars, w=width, a=alpha, b=beta: beam_decode(
-                        lp,
-                        chars,
-                        beam_width=w,
-                        lm=lm,
-                        lm_weight=a,
-                        insertion_bonus=b,
-                        prune_threshold=args.prune_threshold,
-                    )
+        if lm is None:
+            continue
+        for alpha, beta, penalty in itertools.product(args.lm_weight, args.insertion_bonus, penalties):
+            name = f"beam{width}+lm a={alpha} b={beta}" + (f" oov={penalty}" if lexicon is not None else "")
+            out[name] = lambda lp, chars, w=width, a=alpha, b=beta, p=penalty: beam_decode(
+                lp,
+                chars,
+                beam_width=w,
+                lm=lm,
+                lm_weight=a,
+                insertion_bonus=b,
+                prune_threshold=args.prune_threshold,
+                lexicon=lexicon,
+                oov_penalty=p,
+            )
     return out
 
 
@@ -85,6 +92,8 @@ def main() -> None:
     parser.add_argument("--beam-width", type=int, nargs="*", default=[8])
     parser.add_argument("--lm-weight", type=float, nargs="*", default=[0.3, 0.6])
     parser.add_argument("--insertion-bonus", type=float, nargs="*", default=[0.0, 1.0])
+    parser.add_argument("--lexicon", type=Path, default=None, help="word lexicon (from handocr.recognition.lexicon)")
+    parser.add_argument("--oov-penalty", type=float, nargs="*", default=[-3.0], help="with --lexicon (zero or below)")
     parser.add_argument("--prune-threshold", type=float, default=1e-3, help="least probability to start a character")
     parser.add_argument(
         "--half",
@@ -100,6 +109,7 @@ def main() -> None:
     recognizer = load_recognizer(args.recognizer, threads=args.threads)
     recognizer.temperature = 1.0  # decoders and calibration read raw posteriors
     lm = CharNgramLM.load(args.lm) if args.lm else None
+    lexicon = Lexicon.load(args.lexicon) if args.lexicon else None
     start = time.perf_counter()
     samples = collect_samples(recognizer, args.data, args.split, limit_pages=args.limit_pages)
     model_s = time.perf_counter() - start
@@ -108,13 +118,14 @@ def main() -> None:
         kept = set(pages[0 if args.half == "a" else 1 :: 2])
         samples = [s for s in samples if s.page in kept]
     characters = recognizer.charset.characters
-    results = evaluate_decoders(samples, characters, _decoders(args, lm))
+    results = evaluate_decoders(samples, characters, _decoders(args, lm, lexicon))
     report: dict = {
         "data": str(args.data),
         "split": args.split,
         "half": args.half,
         "recognizer": str(args.recognizer),
         "lm": str(args.lm) if args.lm else None,
+        "lexicon": str(args.lexicon) if args.lexicon else None,
         "prune_threshold": args.prune_threshold,
         "lines": len(samples),
         "pages": len({s.page for s in samples}),
@@ -122,10 +133,10 @@ def main() -> None:
         "decoders": results,
     }
     print(f"{args.data} [{args.split}] {report['pages']} pages, {len(samples)} lines")
-    print(f"{'decoder':<28} {'CER':>7} {'CER-nc':>7} {'WER':>7} {'ms/line':>8}")
+    print(f"{'decoder':<36} {'CER':>7} {'CER-nc':>7} {'WER':>7} {'ms/line':>8}")
     for name, r in results.items():
         cer, cer_nc, wer, ms = r["cer"], r["cer_case_insensitive"], r["wer"], r["ms_per_line_median"]
-        print(f"{name:<28} {cer:7.4f} {cer_nc:7.4f} {wer:7.4f} {ms:8.2f}")
+        print(f"{name:<36} {cer:7.4f} {cer_nc:7.4f} {wer:7.4f} {ms:8.2f}")
     if args.calibration:  # greedy text; the temperature is fitted on word correctness
         report["calibration"] = {rule: cross_fit_report(samples, characters, word_rule=rule) for rule in RULES}
         for rule, cal in report["calibration"].items():

@@ -2,7 +2,8 @@
 
 The search keeps, for every prefix, the log-probability of all paths that produce it ending in a
 blank (``p_b``) and in its last character (``p_nb``); a prefix's score is their sum plus
-``lm_weight * log P_lm(prefix) + insertion_bonus * len(prefix)``. Per frame, only characters with
+``lm_weight * log P_lm(prefix) + insertion_bonus * len(prefix)``, plus ``oov_penalty`` for each of
+its finished words a word lexicon lacks (:mod:`handocr.recognition.lexicon`). Per frame, only characters with
 a probability of at least ``prune_threshold`` may start a new character (most frames are
 blank-dominated, so most frames extend no prefix); prefixes scoring more than ``beam_threshold``
 below the best are dropped as well as those beyond ``beam_width``.
@@ -24,6 +25,7 @@ from handocr.recognition.calibration import IsotonicCalibrator, SpanConfidences
 from handocr.recognition.ctc import DecodedLine, greedy_decode
 
 if TYPE_CHECKING:
+    from handocr.recognition.lexicon import Lexicon
     from handocr.recognition.lm import CharNgramLM
 
 NEG_INF = -math.inf
@@ -55,10 +57,14 @@ def prefix_beam_search(
     prune_threshold: float = 1e-3,
     beam_threshold: float = 10.0,
     max_candidates: int = 10,
+    lexicon: Lexicon | None = None,
+    oov_penalty: float = 0.0,
 ) -> list[int]:
     """Best label sequence (class indices, no blanks) for one line's ``(T, C)`` log-probabilities.
 
-    ``characters[i - 1]`` is the character of class ``i`` (needed only with ``lm``). Scores are in
+    With ``lexicon``, every word that ends (at a space or at the line's end) and that the lexicon
+    does not know adds ``oov_penalty`` (zero or below) to its prefix's score.
+    ``characters[i - 1]`` is the character of class ``i`` (needed with ``lm`` or ``lexicon``). Scores are in
     natural log; ``beam_threshold`` is in nats; at most ``max_candidates`` classes per frame may
     start a character. A run of frames where no class may start one is applied in one step (the
     paths that leave the last character after the run's first frame, each under ``prune_threshold``,
@@ -69,6 +75,10 @@ def prefix_beam_search(
     use_lm = lm is not None and lm_weight != 0.0
     lm_symbols = [lm.symbol(c) for c in characters] if use_lm and lm is not None else []
     start_state = lm.start_state if use_lm and lm is not None else 0
+    if oov_penalty > 0:
+        raise ValueError(f"oov_penalty must be zero or below, not {oov_penalty}")
+    judge = lexicon if lexicon is not None and oov_penalty != 0.0 and " " in characters else None
+    space_class = characters.index(" ") + 1 if judge is not None else -1
     beams: dict[tuple[int, ...], _Beam] = {(): _Beam(0.0, NEG_INF, 0.0, start_state)}
     candidates = _candidates(log_probs, prune_threshold, max_candidates)
     cumulative = np.vstack([np.zeros((1, log_probs.shape[1])), np.cumsum(log_probs, axis=0)])
@@ -123,6 +133,8 @@ def prefix_beam_search(
                     symbol = lm_symbols[c - 1]
                     lm_score += lm_weight * lm.log_prob_symbol(state, symbol)
                     state = lm.next_state(state, symbol)
+                if c == space_class and judge is not None and not judge.knows(_last_word(prefix, characters)):
+                    lm_score += oov_penalty
                 nxt[new] = _Beam(NEG_INF, extend, lm_score, state)
         beams, best_score = _prune(nxt, beam_width, beam_threshold)
         t += 1
@@ -130,8 +142,18 @@ def prefix_beam_search(
         space = lm.symbol(" ")
         for beam in beams.values():
             beam.lm += lm_weight * lm.log_prob_symbol(beam.state, space)
+    if judge is not None:  # and its last word
+        for prefix, beam in beams.items():
+            if not judge.knows(_last_word(prefix, characters)):
+                beam.lm += oov_penalty
     best = max(beams.items(), key=lambda item: _lse(item[1].p_b, item[1].p_nb) + item[1].lm)
     return list(best[0])
+
+
+def _last_word(prefix: tuple[int, ...], characters: str) -> str:
+    """The characters of ``prefix`` after its last space."""
+    text = "".join(characters[c - 1] for c in prefix)
+    return text[text.rfind(" ") + 1 :]
 
 
 def _candidates(log_probs: np.ndarray, threshold: float, limit: int) -> list[list[int]]:
@@ -218,9 +240,12 @@ def beam_decode(
     lm_weight: float = 0.5,
     insertion_bonus: float = 0.0,
     prune_threshold: float = 1e-3,
+    lexicon: Lexicon | None = None,
+    oov_penalty: float = 0.0,
 ) -> DecodedLine:
     """Beam-search decode one line's ``(T, C)`` log-probabilities (class 0 = blank) into a
-    :class:`DecodedLine` (text, per-character confidences and frame spans), like ``greedy_decode``.
+    :class:`DecodedLine` (text, per-character confidences and frame spans), like ``greedy_decode``
+    (``lexicon`` and ``oov_penalty``: see :func:`prefix_beam_search`).
 
     When the search agrees with the best path, the greedy result is returned: the best path is then
     also the best alignment of the text, so spans and confidences are the same, without the Viterbi.
@@ -233,6 +258,8 @@ def beam_decode(
         lm_weight=lm_weight,
         insertion_bonus=insertion_bonus,
         prune_threshold=prune_threshold,
+        lexicon=lexicon,
+        oov_penalty=oov_penalty,
     )
     greedy = greedy_decode(log_probs, characters)
     if greedy.text == "".join(characters[c - 1] for c in labels):
@@ -262,6 +289,8 @@ class CtcDecoder:
     prune_threshold: float = 1e-3
     temperature: float = 1.0
     char_calibration: IsotonicCalibrator | None = None
+    lexicon: Lexicon | None = None
+    oov_penalty: float = 0.0
 
     def __post_init__(self) -> None:
         if self.method not in DECODERS:
@@ -281,6 +310,8 @@ class CtcDecoder:
                 lm_weight=self.lm_weight,
                 insertion_bonus=self.insertion_bonus,
                 prune_threshold=self.prune_threshold,
+                lexicon=self.lexicon,
+                oov_penalty=self.oov_penalty,
             )
         if self.temperature != 1.0 and decoded.text:
             labels = [self._index[c] for c in decoded.text]
@@ -294,12 +325,14 @@ class CtcDecoder:
     @classmethod
     def from_settings(cls, settings: dict[str, Any], folder: Path, characters: str) -> CtcDecoder:
         """From a ``model.json``: ``decoder``, ``beam_width``, ``lm`` (a file in ``folder``),
-        ``lm_weight``, ``insertion_bonus``, ``prune_threshold``, ``temperature`` and
-        ``char_calibration`` (``{"x": [...], "y": [...]}``); absent keys keep greedy decoding and
-        uncalibrated confidences."""
+        ``lm_weight``, ``insertion_bonus``, ``prune_threshold``, ``lexicon`` (a file in ``folder``),
+        ``oov_penalty``, ``temperature`` and ``char_calibration`` (``{"x": [...], "y": [...]}``);
+        absent keys keep greedy decoding, no lexicon and uncalibrated confidences."""
+        from handocr.recognition.lexicon import Lexicon
         from handocr.recognition.lm import CharNgramLM
 
         lm_file = settings.get("lm")
+        lexicon_file = settings.get("lexicon")
         calibration = settings.get("char_calibration")
         return cls(
             characters,
@@ -311,4 +344,6 @@ class CtcDecoder:
             prune_threshold=float(settings.get("prune_threshold", 1e-3)),
             temperature=float(settings.get("temperature", 1.0)),
             char_calibration=IsotonicCalibrator.from_dict(calibration) if calibration else None,
+            lexicon=Lexicon.load(Path(folder) / lexicon_file) if lexicon_file else None,
+            oov_penalty=float(settings.get("oov_penalty", 0.0)),
         )

@@ -1,0 +1,94 @@
+"""A word lexicon for CTC beam search: a word the lexicon lacks costs a fixed penalty once it ends.
+
+The character language model (:mod:`handocr.recognition.lm`) scores spelling locally, a few
+characters at a time; the lexicon judges whole words. Only plain words are judged: a word is
+lowercased and stripped of the punctuation around it, and one that is then not all letters (a
+number, an abbreviation with a dot inside, ``l'album``, ``Bosnie-Herzégovine``) is never penalised.
+Names and rare words the lexicon lacks can still win, when the network reads them clearly enough.
+
+The file is a gzip'd word list, one word a line, built offline by :func:`main` from word lists
+(``--lang``: Debian's ``wfrench`` (GPL-2+) / ``wamerican`` and ``wbritish`` (SCOWL, permissive);
+``--word-list``: any other, such as the forms of a hunspell dictionary expanded by ``unmunch``) and
+the ``train`` transcriptions of dataset folders. The shipped one takes its French from
+``hunspell-fr-classical`` (MPL-2.0) rather than ``wfrench``, to keep GPL text out of the models
+(see the recognizer's model card for the command).
+"""
+
+from __future__ import annotations
+
+import gzip
+from collections.abc import Iterable
+from pathlib import Path
+
+WORD_EDGES = ".,;:!?()[]{}\"'«»“”‘’-–—…*/"
+
+
+def lexicon_key(word: str) -> str | None:
+    """The form a word is looked up by (lowercased, its surrounding punctuation stripped), or
+    ``None`` when it is not a plain word (empty, or not all letters once stripped)."""
+    key = word.strip(WORD_EDGES).lower()
+    return key if key.isalpha() else None
+
+
+class Lexicon:
+    """A set of plain words (see :func:`lexicon_key`)."""
+
+    def __init__(self, words: Iterable[str]) -> None:
+        self.words = frozenset(key for word in words if (key := lexicon_key(word)) is not None)
+
+    def __len__(self) -> int:
+        return len(self.words)
+
+    def knows(self, word: str) -> bool:
+        """Whether ``word`` is in the lexicon, or is no plain word and so is not judged."""
+        key = lexicon_key(word)
+        return key is None or key in self.words
+
+    def save(self, path: Path) -> None:
+        """Write the words, sorted, one a line, gzip'd (deterministic bytes: no timestamp)."""
+        data = ("\n".join(sorted(self.words)) + "\n").encode("utf-8")
+        Path(path).write_bytes(gzip.compress(data, compresslevel=9, mtime=0))
+
+    @classmethod
+    def load(cls, path: Path) -> Lexicon:
+        """Read a lexicon written by :meth:`save` (or any gzip'd or plain word list)."""
+        raw = Path(path).read_bytes()
+        text = (gzip.decompress(raw) if raw[:2] == b"\x1f\x8b" else raw).decode("utf-8")
+        return cls(text.split())
+
+
+def main(argv: list[str] | None = None) -> None:
+    """``python -m handocr.recognition.lexicon OUT.txt.gz [--lang fr en] [--word-list F ...] [--data DIR ...]``."""
+    import argparse
+
+    from handocr.recognition.lm import WORD_LISTS, read_word_list
+
+    parser = argparse.ArgumentParser(description=main.__doc__)
+    parser.add_argument("out", type=Path)
+    parser.add_argument("--lang", nargs="*", default=["fr", "en"], choices=sorted(WORD_LISTS))
+    parser.add_argument("--word-list", nargs="*", type=Path, default=[], help="more word lists (one word a line)")
+    parser.add_argument("--data", nargs="*", type=Path, default=[], help="dataset folders: their --split words")
+    parser.add_argument("--split", default="train", help="split of --data to read (never val)")
+    args = parser.parse_args(argv)
+    words: list[str] = []
+    for lang in args.lang:
+        for path in WORD_LISTS[lang]:
+            if not Path(path).is_file():
+                parser.error(f"{path} is missing: apt-get install wfrench wamerican wbritish")
+            words.extend(read_word_list(Path(path)))
+    for path in args.word_list:
+        words.extend(read_word_list(path))
+    if args.data:
+        from handocr.datasets.collection import recognition_lines
+        from handocr.datasets.detect import open_dataset
+
+        for folder in args.data:
+            for page in open_dataset(folder, prefer="pages").pages(args.split):
+                words.extend(word for _, text in recognition_lines(page) for word in text.split())
+    lexicon = Lexicon(words)
+    lexicon.save(args.out)
+    print(f"{args.out}: {len(lexicon)} words, {args.out.stat().st_size / 1e6:.1f} MB")
+
+
+if __name__ == "__main__":
+    main()
