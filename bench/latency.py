@@ -183,6 +183,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-auto-rotate", action="store_true", help="ReadOptions(auto_rotate=False)")
     parser.add_argument("--sure-upright", type=float, help="ReadOptions(sure_upright=...) (default: the reader's)")
     parser.add_argument("--repeat", type=int, default=1, help="times each page is measured (default 1)")
+    parser.add_argument("--detector", help="detector model name or folder (default: the shipped one)")
+    parser.add_argument("--recognizer", help="recognizer model name or folder (default: the shipped one)")
+    parser.add_argument("--min-line-height", type=float, help="ReadOptions(min_line_height=...)")
     args = parser.parse_args(argv)
     threads = args.threads or cores_available()
 
@@ -192,8 +195,11 @@ def main(argv: list[str] | None = None) -> int:
     options = ReadOptions(auto_rotate=not args.no_auto_rotate)
     if args.sure_upright is not None:
         options = replace(options, sure_upright=args.sure_upright)
+    if args.min_line_height is not None:
+        options = replace(options, min_line_height=args.min_line_height)
+    models = {k: v for k, v in (("detector", args.detector), ("recognizer", args.recognizer)) if v}
     load0 = time.perf_counter()
-    reader = Reader.load(threads=threads, options=options)
+    reader = Reader.load(threads=threads, options=options, **models)
     load_s = time.perf_counter() - load0
     probes = (CallProbe(reader.detector, "detect"), CallProbe(reader.recognizer, "recognize"))
     pages = load_pages(args.data, split_list(args.sets), args.split, args.pages)
