@@ -28,10 +28,15 @@ def test_a_lexicon_file_round_trips_and_is_deterministic(tmp_path):
     lexicon.save(tmp_path / "a.txt.gz")
     lexicon.save(tmp_path / "b.txt.gz")
     assert (tmp_path / "a.txt.gz").read_bytes() == (tmp_path / "b.txt.gz").read_bytes()
-    assert gzip.decompress((tmp_path / "a.txt.gz").read_bytes()).decode() == "apple\nzebra\n"
-    assert Lexicon.load(tmp_path / "a.txt.gz").words == {"apple", "zebra"}
-    (tmp_path / "plain.txt").write_text("one\ntwo\n")
+    assert gzip.decompress((tmp_path / "a.txt.gz").read_bytes()).decode() == "#handocr-lexicon 1\napple\nzebra\n"
+    loaded = Lexicon.load(tmp_path / "a.txt.gz")
+    assert loaded.words == {"apple", "zebra"} and loaded.knows("Zebra!") and not loaded.knows("zebras")
+    (tmp_path / "plain.txt").write_text("Two\none\nOne\n")  # any word list: normalised and sorted
     assert Lexicon.load(tmp_path / "plain.txt").words == {"one", "two"}
+    (tmp_path / "bad.txt").write_text("#handocr-lexicon 1\nzebra\napple\n")
+    with pytest.raises(ValueError, match="sorted"):
+        Lexicon.load(tmp_path / "bad.txt")
+    assert len(Lexicon([])) == 0 and not Lexicon([]).knows("word")
 
 
 def test_the_build_command_reads_word_lists_and_train_transcriptions(tmp_path, capsys):

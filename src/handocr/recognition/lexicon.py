@@ -20,6 +20,9 @@ import gzip
 from collections.abc import Iterable
 from pathlib import Path
 
+import numpy as np
+
+HEADER = b"#handocr-lexicon 1\n"
 WORD_EDGES = ".,;:!?()[]{}\"'«»“”‘’-–—…*/"
 
 
@@ -31,30 +34,58 @@ def lexicon_key(word: str) -> str | None:
 
 
 class Lexicon:
-    """A set of plain words (see :func:`lexicon_key`)."""
+    """A set of plain words (see :func:`lexicon_key`), held as one sorted array of UTF-8 byte
+    strings: a third of the memory of a Python set of 585,000 words. Lookups are binary searches,
+    with the answers for the most recent words kept in a small dict (beams share their words)."""
 
     def __init__(self, words: Iterable[str]) -> None:
-        self.words = frozenset(key for word in words if (key := lexicon_key(word)) is not None)
+        keys = sorted({key.encode("utf-8") for word in words if (key := lexicon_key(word)) is not None})
+        self._sorted = np.array(keys, dtype=bytes) if keys else np.array([], dtype="S1")
+        self._recent: dict[str, bool] = {}
 
     def __len__(self) -> int:
-        return len(self.words)
+        return len(self._sorted)
+
+    @property
+    def words(self) -> frozenset[str]:
+        """Every word of the lexicon (built on each call: for inspection, not lookups)."""
+        return frozenset(word.decode("utf-8") for word in self._sorted.tolist())
 
     def knows(self, word: str) -> bool:
         """Whether ``word`` is in the lexicon, or is no plain word and so is not judged."""
-        key = lexicon_key(word)
-        return key is None or key in self.words
+        known = self._recent.get(word)
+        if known is None:
+            key = lexicon_key(word)
+            if key is None:
+                known = True
+            else:
+                wanted = key.encode("utf-8")
+                i = int(np.searchsorted(self._sorted, wanted))
+                known = i < len(self._sorted) and self._sorted[i] == wanted
+            if len(self._recent) > 20_000:
+                self._recent.clear()
+            self._recent[word] = bool(known)
+        return known
 
     def save(self, path: Path) -> None:
-        """Write the words, sorted, one a line, gzip'd (deterministic bytes: no timestamp)."""
-        data = ("\n".join(sorted(self.words)) + "\n").encode("utf-8")
+        """Write a header line, then the words, sorted, one a line; gzip'd (deterministic bytes)."""
+        data = HEADER + b"".join(word + b"\n" for word in self._sorted.tolist())
         Path(path).write_bytes(gzip.compress(data, compresslevel=9, mtime=0))
 
     @classmethod
     def load(cls, path: Path) -> Lexicon:
-        """Read a lexicon written by :meth:`save` (or any gzip'd or plain word list)."""
+        """Read a lexicon written by :meth:`save` (its words are taken as they are, in a fraction of
+        the time), or any gzip'd or plain word list (its words are normalised and sorted)."""
         raw = Path(path).read_bytes()
-        text = (gzip.decompress(raw) if raw[:2] == b"\x1f\x8b" else raw).decode("utf-8")
-        return cls(text.split())
+        data = gzip.decompress(raw) if raw[:2] == b"\x1f\x8b" else raw
+        if not data.startswith(HEADER):
+            return cls(data.decode("utf-8").split())
+        words = np.array(data[len(HEADER) :].split(), dtype=bytes)
+        if len(words) > 1 and not bool(np.all(words[1:] > words[:-1])):
+            raise ValueError(f"{path}: the words of a lexicon file must be sorted and unique")
+        lexicon = cls(())
+        lexicon._sorted = words if len(words) else lexicon._sorted
+        return lexicon
 
 
 def main(argv: list[str] | None = None) -> None:
