@@ -20,7 +20,7 @@ import numpy as np
 from PIL import Image
 
 from bench.common import base_parser, load_pages, markdown_table, output_stem, report, split_list, write_results
-from handocr.detection.boxes import grow_thin_boxes
+from handocr.detection.boxes import grow_thin_boxes, least_line_height
 from handocr.evaluation.detection_metrics import DetectionScorer
 from handocr.evaluation.order_metrics import one_to_one_matches
 from handocr.evaluation.runner import MAP_MIN_SCORE
@@ -30,11 +30,9 @@ SCORES = ("precision", "recall", "map50", "map50_95")
 
 
 def thin_mask(gt: np.ndarray, share: float) -> np.ndarray:
-    """Which of a page's annotated boxes ``(n, 4)`` are lower than ``share`` of their median height."""
-    if not len(gt):
-        return np.zeros(0, dtype=bool)
-    heights = gt[:, 3] - gt[:, 1]
-    return heights < share * float(np.median(heights))
+    """Which of a page's annotated boxes ``(n, 4)`` are lower than ``share`` of their median height,
+    by the reader's own rule (:func:`handocr.detection.boxes.least_line_height`)."""
+    return (gt[:, 3] - gt[:, 1]) < least_line_height(gt, share)
 
 
 def measure(detector, pages: list, share: float) -> dict:

@@ -118,6 +118,14 @@ def decode_yolo(
     return boxes[keep].astype(np.float32), scores[keep].astype(np.float32)
 
 
+def least_line_height(boxes: Sequence[Sequence[float]], min_share: float) -> float:
+    """The height under which a line box counts as thin: ``min_share`` of the boxes' median height
+    (0, so that none is thin, with fewer than three boxes or ``min_share`` 0)."""
+    if min_share <= 0 or len(boxes) < 3:
+        return 0.0
+    return min_share * float(np.median([box[3] - box[1] for box in boxes]))
+
+
 def grow_thin_boxes(boxes: Sequence[Sequence[float]], min_share: float) -> list[tuple[float, ...]]:
     """``boxes`` with those lower than ``min_share`` of their median height grown about their middle
     to that height (at least three boxes are needed for a median; ``min_share`` 0 changes nothing).
@@ -126,9 +134,7 @@ def grow_thin_boxes(boxes: Sequence[Sequence[float]], min_share: float) -> list[
     the middle of the writing (Hooker's annotations: 66 of 692 `val` lines are under half the page's
     median height); read as they are, the recognizer sees half-cut letters.
     """
-    if min_share <= 0 or len(boxes) < 3:
-        return [tuple(box) for box in boxes]
-    least = min_share * float(np.median([box[3] - box[1] for box in boxes]))
+    least = least_line_height(boxes, min_share)
     grown = []
     for x0, y0, x1, y1 in boxes:
         if y1 - y0 < least:

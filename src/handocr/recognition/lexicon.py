@@ -92,7 +92,7 @@ def main(argv: list[str] | None = None) -> None:
     """``python -m handocr.recognition.lexicon OUT.txt.gz [--lang fr en] [--word-list F ...] [--data DIR ...]``."""
     import argparse
 
-    from handocr.recognition.lm import WORD_LISTS, read_word_list
+    from handocr.recognition.lm import WORD_LISTS, transcriptions, word_list_words
 
     parser = argparse.ArgumentParser(description=main.__doc__)
     parser.add_argument("out", type=Path)
@@ -101,21 +101,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--data", nargs="*", type=Path, default=[], help="dataset folders: their --split words")
     parser.add_argument("--split", default="train", help="split of --data to read (never val)")
     args = parser.parse_args(argv)
-    words: list[str] = []
-    for lang in args.lang:
-        for path in WORD_LISTS[lang]:
-            if not Path(path).is_file():
-                parser.error(f"{path} is missing: apt-get install wfrench wamerican wbritish")
-            words.extend(read_word_list(Path(path)))
-    for path in args.word_list:
-        words.extend(read_word_list(path))
-    if args.data:
-        from handocr.datasets.collection import recognition_lines
-        from handocr.datasets.detect import open_dataset
-
-        for folder in args.data:
-            for page in open_dataset(folder, prefer="pages").pages(args.split):
-                words.extend(word for _, text in recognition_lines(page) for word in text.split())
+    try:
+        words = word_list_words(args.lang, args.word_list)
+    except FileNotFoundError as exc:
+        parser.error(str(exc))
+    words.extend(word for text in transcriptions(args.data, args.split) for word in text.split())
     lexicon = Lexicon(words)
     lexicon.save(args.out)
     print(f"{args.out}: {len(lexicon)} words, {args.out.stat().st_size / 1e6:.1f} MB")

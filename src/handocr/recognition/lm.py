@@ -210,6 +210,31 @@ def read_word_list(path: Path) -> list[str]:
     return words
 
 
+def word_list_words(langs: Iterable[str] = (), extra: Iterable[Path] = ()) -> list[str]:
+    """The words of the Debian word lists of ``langs`` (:data:`WORD_LISTS`), then of the ``extra``
+    word lists, in order (duplicates kept). Raises ``FileNotFoundError`` for a missing list."""
+    words: list[str] = []
+    for path in [Path(p) for lang in langs for p in WORD_LISTS[lang]] + [Path(p) for p in extra]:
+        if not path.is_file():
+            raise FileNotFoundError(f"{path} is missing (Debian's lists: apt-get install wfrench wamerican wbritish)")
+        words.extend(read_word_list(path))
+    return words
+
+
+def transcriptions(folders: Iterable[Path], split: str) -> list[str]:
+    """The recognition targets of every readable line of ``split`` in dataset ``folders`` (any
+    page format :func:`handocr.datasets.detect.open_dataset` reads)."""
+    from handocr.datasets.collection import recognition_lines
+    from handocr.datasets.detect import open_dataset
+
+    return [
+        text
+        for folder in folders
+        for page in open_dataset(Path(folder), prefer="pages").pages(split)
+        for _, text in recognition_lines(page)
+    ]
+
+
 def _encode(sequences: list[str], index: dict[str, int], order: int, space: int) -> np.ndarray:
     """One array of symbols: each sequence padded (``order - 1`` spaces before, one after), -1 between."""
     parts = []
@@ -356,19 +381,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--min-counts", default="1,1,1,2,2,3", help="least count kept per order, comma-separated")
     parser.add_argument("--case-sensitive", action="store_true")
     args = parser.parse_args(argv)
-    words: list[str] = []
-    for lang in args.lang:
-        for path in WORD_LISTS[lang]:
-            words.extend(read_word_list(Path(path)))
-    for path in args.word_list:
-        words.extend(read_word_list(path))
-    words = list(dict.fromkeys(words))
+    try:
+        words = list(dict.fromkeys(word_list_words(args.lang, args.word_list)))
+    except FileNotFoundError as exc:
+        parser.error(str(exc))
     texts = [line for path in args.text for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
-    if args.data:
-        from handocr.datasets.collection import DatasetFolder, recognition_lines
-
-        for folder in args.data:
-            texts.extend(t for page in DatasetFolder(folder).pages(args.split) for _, t in recognition_lines(page))
+    texts.extend(transcriptions(args.data, args.split))
     lm = build_char_lm(
         words,
         texts,
