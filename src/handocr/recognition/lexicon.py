@@ -92,14 +92,11 @@ def main(argv: list[str] | None = None) -> None:
     """``python -m handocr.recognition.lexicon OUT.txt.gz [--lang fr en] [--word-list F ...] [--data DIR ...]``."""
     import argparse
 
-    from handocr.recognition.lm import WORD_LISTS, transcriptions, word_list_words
+    from handocr.recognition.lm import add_source_arguments, transcriptions, word_list_words
 
     parser = argparse.ArgumentParser(description=main.__doc__)
     parser.add_argument("out", type=Path)
-    parser.add_argument("--lang", nargs="*", default=["fr", "en"], choices=sorted(WORD_LISTS))
-    parser.add_argument("--word-list", nargs="*", type=Path, default=[], help="more word lists (one word a line)")
-    parser.add_argument("--data", nargs="*", type=Path, default=[], help="dataset folders: their --split words")
-    parser.add_argument("--split", default="train", help="split of --data to read (never val)")
+    add_source_arguments(parser)
     args = parser.parse_args(argv)
     try:
         words = word_list_words(args.lang, args.word_list)

@@ -15,6 +15,7 @@ queried on lowercased text (case-insensitive scoring). Characters it has never s
 
 from __future__ import annotations
 
+import argparse
 import math
 from collections import Counter
 from collections.abc import Iterable
@@ -221,6 +222,18 @@ def word_list_words(langs: Iterable[str] = (), extra: Iterable[Path] = ()) -> li
     return words
 
 
+def add_source_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options that name where words and text come from, shared by the LM and lexicon builders:
+    ``--lang``, ``--word-list``, ``--data`` and ``--split`` (read them with :func:`word_list_words`
+    and :func:`transcriptions`)."""
+    parser.add_argument("--lang", nargs="*", default=["fr", "en"], choices=sorted(WORD_LISTS))
+    parser.add_argument("--word-list", nargs="*", type=Path, default=[], help="more word lists (one word a line)")
+    parser.add_argument(
+        "--data", nargs="*", type=Path, default=[], help="dataset folders whose --split transcriptions are added"
+    )
+    parser.add_argument("--split", default="train", help="split of --data to read (never val)")
+
+
 def transcriptions(folders: Iterable[Path], split: str) -> list[str]:
     """The recognition targets of every readable line of ``split`` in dataset ``folders`` (any
     page format :func:`handocr.datasets.detect.open_dataset` reads)."""
@@ -366,17 +379,10 @@ def build_char_lm(
 
 def main(argv: list[str] | None = None) -> None:
     """``python -m handocr.recognition.lm OUT.npz [--lang fr en] [--text FILE ...] [--data DIR ...]``: build a model."""
-    import argparse
-
     parser = argparse.ArgumentParser(description=main.__doc__)
     parser.add_argument("out", type=Path)
-    parser.add_argument("--lang", nargs="*", default=["fr", "en"], choices=sorted(WORD_LISTS))
-    parser.add_argument("--word-list", nargs="*", type=Path, default=[], help="more word lists (one word a line)")
+    add_source_arguments(parser)
     parser.add_argument("--text", nargs="*", type=Path, default=[], help="running text files (one line a sequence)")
-    parser.add_argument(
-        "--data", nargs="*", type=Path, default=[], help="dataset folders whose --split transcriptions are added"
-    )
-    parser.add_argument("--split", default="train", help="split of --data to read (never val)")
     parser.add_argument("--order", type=int, default=6)
     parser.add_argument("--min-counts", default="1,1,1,2,2,3", help="least count kept per order, comma-separated")
     parser.add_argument("--case-sensitive", action="store_true")
