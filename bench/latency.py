@@ -186,6 +186,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--detector", help="detector model name or folder (default: the shipped one)")
     parser.add_argument("--recognizer", help="recognizer model name or folder (default: the shipped one)")
     parser.add_argument("--min-line-height", type=float, help="ReadOptions(min_line_height=...)")
+    parser.add_argument("--language", help="ReadOptions(language=...): auto, any or a code of the recognizer's")
     args = parser.parse_args(argv)
     threads = args.threads or cores_available()
 
@@ -197,6 +198,8 @@ def main(argv: list[str] | None = None) -> int:
         options = replace(options, sure_upright=args.sure_upright)
     if args.min_line_height is not None:
         options = replace(options, min_line_height=args.min_line_height)
+    if args.language is not None:
+        options = replace(options, language=args.language)
     models = {k: v for k, v in (("detector", args.detector), ("recognizer", args.recognizer)) if v}
     load0 = time.perf_counter()
     reader = Reader.load(threads=threads, options=options, **models)

@@ -176,6 +176,29 @@ def page_bodies(paths: Sequence[Path]) -> list[tuple[bytes, str]]:
     return [(Path(p).read_bytes(), types.get(Path(p).suffix.lower(), "application/octet-stream")) for p in paths]
 
 
+def band_bodies(paths: Sequence[Path], bands: int, quality: int = 90) -> list[tuple[bytes, str]]:
+    """Each page image cut into ``bands`` horizontal bands of equal height, each a JPEG request body
+    (``bands`` = 1: the pages as they are, see :func:`page_bodies`)."""
+    if bands < 1:
+        raise ValueError(f"bands must be at least 1, not {bands}")
+    if bands == 1:
+        return page_bodies(paths)
+    import io
+
+    from PIL import Image
+
+    bodies = []
+    for path in paths:
+        with Image.open(path) as image:
+            page = image.convert("RGB")
+        for k in range(bands):
+            top, bottom = k * page.height // bands, (k + 1) * page.height // bands
+            buffer = io.BytesIO()
+            page.crop((0, top, page.width, bottom)).save(buffer, "JPEG", quality=quality)
+            bodies.append((buffer.getvalue(), "image/jpeg"))
+    return bodies
+
+
 def rss_bytes(pid: int) -> int:
     """Resident set size of process ``pid`` in bytes (``VmRSS`` from ``/proc/PID/status``)."""
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():

@@ -4,6 +4,9 @@ Closed loop: ``--concurrency`` clients each send the next request as soon as the
 answered, until ``--requests`` have been sent. A leak shows as RSS still growing after warm-up.
 
 Run from the repository root:  .venv/bin/python -m bench.soak --requests 10000 --threads 2
+
+``--bands N`` sends each page cut into N horizontal bands (JPEG), each band a request: a page's
+worth of lines in N shorter requests, so that 10,000 requests fit in an hour or so on 2 cores.
 """
 
 from __future__ import annotations
@@ -31,7 +34,7 @@ from bench.common import (
     summarize,
     write_results,
 )
-from bench.serving import ServedInstance, page_bodies, rss_bytes
+from bench.serving import ServedInstance, band_bodies, rss_bytes
 
 MIB = 1024 * 1024
 BAD_BODY = (b"\x89PNG\r\n\x1a\n" + b"\x00" * 64, "image/png")  # a truncated PNG: exercises the 422 path
@@ -123,12 +126,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--bad-every", type=int, default=0, help="every K-th request is a corrupt image (0: none)")
     parser.add_argument("--max-growth", type=float, default=0.05, help="relative RSS growth after warm-up to pass")
     parser.add_argument("--timeout", type=float, default=120.0, help="client timeout per request, seconds")
+    parser.add_argument("--bands", type=int, default=1, help="send each page cut into this many horizontal bands")
     args = parser.parse_args(argv)
+    if args.bands < 1:
+        parser.error("--bands must be at least 1")
 
     pages = load_pages(args.data, split_list(args.sets), args.split, args.pages)
     if not pages:
         parser.error("no pages found")
-    bodies = page_bodies([p.image_path for p in pages])
+    bodies = band_bodies([p.image_path for p in pages], args.bands)
     warmup = min(args.warmup, args.requests)
     machine = machine_description()
     stem = output_stem(args.out, "soak", args.tag)
@@ -167,8 +173,9 @@ def main(argv: list[str] | None = None) -> int:
         ["requests/s", args.requests / wall_s],
         ["server exit code", exit_code],
     ]
+    what = f"bands, {len(pages)} pages in {args.bands} bands each" if args.bands > 1 else "pages"
     markdown = (
-        f"# handocr serve soak ({args.requests} requests, {args.concurrency} concurrent, {len(bodies)} distinct pages)"
+        f"# handocr serve soak ({args.requests} requests, {args.concurrency} concurrent, {len(bodies)} distinct {what})"
         "\n\n" + markdown_table(["measure", "value"], rows)
     )
     payload = {

@@ -42,7 +42,7 @@ class FixedTextRecognizer:
         self.text = text
         self.confidence = confidence
 
-    def recognize(self, crops: list[np.ndarray]) -> list[RecognizedLine]:
+    def recognize(self, crops: list[np.ndarray], language: str = "auto") -> list[RecognizedLine]:
         out = []
         for crop in crops:
             step = crop.shape[1] / max(1, len(self.text))

@@ -220,7 +220,7 @@ def test_growth_after_warmup() -> None:
 
 def test_call_probe_records_calls_on_one_instance_only() -> None:
     class Model:
-        def recognize(self, crops: list) -> list:
+        def recognize(self, crops: list, language: str = "auto") -> list:
             return [len(c) for c in crops]
 
     model, other = Model(), Model()
@@ -325,3 +325,42 @@ def test_thin_annotations_scores_with_and_without_the_thin_boxes(tmp_path: Path)
     assert (result["annotated"], result["thin"], result["missed"], result["thin_missed"]) == (4, 1, 1, 1)
     assert result["as_annotated"]["recall"] == 0.75 and result["as_annotated"]["precision"] == 0.75
     assert result["thin_ignored"]["recall"] == 1.0 and result["thin_ignored"]["precision"] == 1.0
+
+
+SHARED_REAL = Path(__file__).resolve().parents[2] / "shared" / "data" / "real"
+
+
+@pytest.mark.skipif(not SHARED_REAL.is_dir(), reason="no shared data")
+def test_latency_reads_with_the_chosen_models_and_options(tmp_path: Path) -> None:
+    from bench.latency import main
+
+    data = SHARED_REAL
+    argv = ["--data", str(data), "--sets", "copiste", "--pages", "1", "--warmup", "0", "--threads", "1"]
+    argv += ["--out", str(tmp_path), "--recognizer", "line-recognizer-crnn", "--min-line-height", "0.5"]
+    assert main([*argv, "--sure-upright", "0.9", "--language", "any", "--tag", "t"]) == 0
+    result = json.loads((tmp_path / "latency-t.json").read_text())
+    config = result["config"]
+    assert config["models"]["recognizer"]["name"] == "handocr-line-recognizer-crnn"
+    assert config["models"]["detector"]["name"] == "handocr-line-detector"
+    options = config["read_options"]
+    assert options["min_line_height"] == 0.5 and options["sure_upright"] == 0.9 and options["language"] == "any"
+    page = result["pages"][0]
+    assert page["set"] == "copiste" and page["lines"] > 5
+    assert 0 < page["recognize_ms"] < page["total_ms"]
+
+
+def test_band_bodies_cut_each_page_into_jpeg_bands(tmp_path: Path) -> None:
+    import io
+
+    from bench.serving import band_bodies
+    from PIL import Image
+
+    page = tmp_path / "page.png"
+    Image.new("RGB", (120, 301), "white").save(page)
+    bands = band_bodies([page, page], 3)
+    assert len(bands) == 6 and all(kind == "image/jpeg" for _, kind in bands)
+    sizes = [Image.open(io.BytesIO(body)).size for body, _ in bands[:3]]
+    assert [w for w, _ in sizes] == [120] * 3 and sum(h for _, h in sizes) == 301
+    assert band_bodies([page], 1) == [(page.read_bytes(), "image/png")]
+    with pytest.raises(ValueError):
+        band_bodies([page], 0)

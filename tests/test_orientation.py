@@ -29,7 +29,7 @@ def test_rotate_box_back_matches_numpy_rot90(k, width, height, x, y):
 class WideTextConfidence(FixedTextRecognizer):
     """Confident on crops whose ink is in the top half (our stand-in for upright text)."""
 
-    def recognize(self, crops):
+    def recognize(self, crops, language="auto"):
         results = super().recognize(crops)
         for crop, result in zip(crops, results, strict=True):
             dark = crop < 128
@@ -112,7 +112,7 @@ def test_an_upright_page_costs_one_recognizer_pass_and_a_flipped_one_a_check_and
             super().__init__()
             self.calls = []
 
-        def recognize(self, crops):
+        def recognize(self, crops, language="auto"):
             self.calls.append(len(crops))
             return super().recognize(crops)
 

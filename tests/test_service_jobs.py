@@ -74,11 +74,11 @@ def test_cancel_a_running_job_drops_its_input():
     recognize = reader.recognizer.recognize
     armed = [False]
 
-    def blocking(crops):
+    def blocking(crops, language="auto"):
         if armed[0]:
             entered.set()
             release.wait(10)
-        return recognize(crops)
+        return recognize(crops, language)
 
     reader.recognizer.recognize = blocking
     with client_for(reader) as client:

@@ -247,11 +247,11 @@ def test_full_service_answers_503_fast():
     recognize = reader.recognizer.recognize
     armed = [False]
 
-    def blocking_recognize(crops):
+    def blocking_recognize(crops, language="auto"):
         if armed[0]:
             entered.set()
             release.wait(10)
-        return recognize(crops)
+        return recognize(crops, language)
 
     reader.recognizer.recognize = blocking_recognize
     with client_for(reader, max_concurrent_reads=1, max_queued_reads=0, retry_after_s=3) as client:
@@ -285,10 +285,10 @@ def test_unexpected_error_is_a_500_problem_without_details(caplog):
     armed = [False]
     recognize = reader.recognizer.recognize
 
-    def broken(crops):
+    def broken(crops, language="auto"):
         if armed[0]:
             raise RuntimeError("secret internal detail")
-        return recognize(crops)
+        return recognize(crops, language)
 
     reader.recognizer.recognize = broken
     with client_for(reader) as client:

@@ -1,7 +1,8 @@
 """``handocr calibrate``: fit a recognizer's character-confidence map on annotated pages.
 
 The recognizer reads every line on its ground-truth box once; its own decoder (greedy, or beam
-search with its language model, as ``model.json`` sets it) gives the text, and a predicted character
+search with its language model, as ``model.json`` sets it; with language decoders, the one it picks
+for each page as the reader does) gives the text, and a predicted character
 is correct when an edit alignment matches it to the reference. An isotonic map from the raw
 character confidence to the observed accuracy is fitted (:func:`fit_char_map`). Word confidences
 (the product of their characters') and line confidences (their geometric mean) follow from the
@@ -74,7 +75,17 @@ def calibrate(
     if not samples:
         raise HandocrError("no annotated lines with text on those pages")
     characters = recognizer.charset.characters
-    decode = lambda log_probs, _chars: raw_decoder(log_probs)  # noqa: E731 - the model's own decoder
+    by_page: dict[str, list] = {}
+    for sample in samples:
+        by_page.setdefault(sample.page, []).append(sample)
+    raw_decoders = {id(decoder): raw_decoder}
+    decoder_of = {}  # id of a line's log-probabilities -> the raw decoder the reader picks for its page
+    for page_samples in by_page.values():
+        chosen = recognizer.page_decoder([s.log_probs for s in page_samples])
+        if id(chosen) not in raw_decoders:
+            raw_decoders[id(chosen)] = replace(chosen, temperature=1.0, char_calibration=None)
+        decoder_of.update({id(s.log_probs): raw_decoders[id(chosen)] for s in page_samples})
+    decode = lambda log_probs, _chars: decoder_of[id(log_probs)](log_probs)  # noqa: E731 - the model's own
     report = char_map_report(samples, characters, decode)
     char_map = fit_char_map(samples, characters, decode)
     report.update(

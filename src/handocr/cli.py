@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from handocr import __version__
-from handocr.errors import HandocrError, ModelNotFound
+from handocr.errors import HandocrError, ModelNotFound, UnknownLanguage
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".tif", ".tiff", ".webp", ".bmp", ".pdf"}
 EXIT_OK, EXIT_SOME_FAILED, EXIT_USAGE, EXIT_MODEL, EXIT_MISSING_EXTRA = 0, 1, 2, 3, 4
@@ -73,6 +73,7 @@ def cmd_read(args: argparse.Namespace) -> int:
         review_below=args.review_below,
         skip_existing=args.skip_existing,
         review_words_below=args.review_words_below,
+        language=args.language,
     )
     if args.output is not None:
         args.output.mkdir(parents=True, exist_ok=True)
@@ -87,6 +88,8 @@ def cmd_read(args: argparse.Namespace) -> int:
             elif result.stdout:
                 sys.stdout.write(result.stdout.decode("utf-8"))
         progress.close()
+    except UnknownLanguage as exc:
+        return _fail(str(exc), EXIT_USAGE)
     except (ModelNotFound, OSError) as exc:
         return _fail(f"cannot load models: {exc}", EXIT_MODEL)
     failures = sum(r.status == "failed" for r in results)
@@ -98,10 +101,13 @@ def cmd_read(args: argparse.Namespace) -> int:
 def cmd_eval(args: argparse.Namespace) -> int:
     """Evaluate the models on dataset folders and print and write the metrics as JSON."""
     from handocr.evaluation.runner import evaluate_folder
-    from handocr.pipeline import Reader
+    from handocr.pipeline import Reader, ReadOptions
 
     try:
-        reader = Reader.load(args.detector, args.recognizer, threads=args.threads)
+        options = ReadOptions(language=args.language or ReadOptions.language)
+        reader = Reader.load(args.detector, args.recognizer, threads=args.threads, options=options)
+    except UnknownLanguage as exc:
+        return _fail(str(exc), EXIT_USAGE)
     except (ModelNotFound, OSError) as exc:
         return _fail(f"cannot load models: {exc}", EXIT_MODEL)
     results = {"models": reader.models.model_dump(), "sets": []}
@@ -132,14 +138,16 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def cmd_models(args: argparse.Namespace) -> int:
-    """List the models found in the model folders."""
+    """List the models found in the model folders (a recognizer's languages, if any, last)."""
     from handocr.models import model_roots
 
     for root in model_roots():
         for settings in sorted(root.glob("*/model.json")):
             meta = json.loads(settings.read_text())
             name_version = f"{meta.get('name')} {meta.get('version')}"
-            print(f"{settings.parent.name}\t{meta.get('kind', '?')}\t{name_version}\t{settings.parent}")
+            languages = ",".join(meta.get("languages") or {})
+            row = f"{settings.parent.name}\t{meta.get('kind', '?')}\t{name_version}\t{settings.parent}"
+            print(f"{row}\tlanguages: {languages}" if languages else row)
     return EXIT_OK
 
 
@@ -203,6 +211,11 @@ def _model_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--detector", default="line-detector", help="detector model name or folder")
     parser.add_argument("--recognizer", default="line-recognizer", help="recognizer model name or folder")
     parser.add_argument("--threads", type=int, help="ONNX Runtime threads (default: CPUs available)")
+    parser.add_argument(
+        "--language",
+        help="auto (default: guessed per page), any (the general decoder), or a code the recognizer has "
+        "a decoder for (see 'handocr models')",
+    )
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -25,3 +25,7 @@ class ModelNotFound(HandocrError):
 
 class DatasetError(HandocrError):
     """A dataset file is missing or malformed."""
+
+
+class UnknownLanguage(HandocrError, ValueError):
+    """A language the recognizer has no decoder for was asked for."""

@@ -90,6 +90,12 @@ def _box_adjust(setting: dict | None) -> tuple[float, float, float, float]:
     return tuple(float(setting.get(side, 0.0)) for side in BOX_SIDES)  # type: ignore[return-value]
 
 
+def recognizer_languages(name: str | Path = DEFAULT_RECOGNIZER) -> tuple[str, ...]:
+    """The language codes a recognizer has a decoder of its own for (``languages`` in its
+    ``model.json``), without loading it."""
+    return tuple(find_model(name).settings.get("languages") or {})
+
+
 def load_recognizer(name: str | Path = DEFAULT_RECOGNIZER, threads: int | None = None):
     """Load a line recognizer by name or folder (backend from its ``model.json``)."""
     spec = find_model(name)
@@ -97,6 +103,7 @@ def load_recognizer(name: str | Path = DEFAULT_RECOGNIZER, threads: int | None =
     if backend == "ctc-onnx":
         from handocr.recognition.beam import CtcDecoder
         from handocr.recognition.ctc_onnx import CtcOnnxRecognizer
+        from handocr.recognition.language import language_choices
 
         recognizer = CtcOnnxRecognizer(
             spec.onnx_path,
@@ -105,7 +112,16 @@ def load_recognizer(name: str | Path = DEFAULT_RECOGNIZER, threads: int | None =
             crop_trim=float(spec.settings.get("crop_trim", 0.0)),
             width_scale=float(spec.settings.get("width_scale", 1.0)),
         )
-        recognizer.decoder = CtcDecoder.from_settings(spec.settings, spec.folder, recognizer.charset.characters)
+        characters = recognizer.charset.characters
+        recognizer.decoder = CtcDecoder.from_settings(spec.settings, spec.folder, characters)
+        languages = spec.settings.get("languages") or {}
+        reserved = [code for code in languages if code in language_choices(())]
+        if reserved or not all(isinstance(entry, dict) for entry in languages.values()):
+            raise ModelNotFound(f"{spec.folder}: 'languages' maps codes (not auto or any) to decoder settings")
+        recognizer.language_decoders = {  # each language's settings replace the general ones it names
+            code: CtcDecoder.from_settings({**spec.settings, **entry}, spec.folder, characters)
+            for code, entry in languages.items()
+        }
         return recognizer
     if backend == "trocr":
         from handocr.recognition.trocr import TrOCRRecognizer

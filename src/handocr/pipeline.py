@@ -26,6 +26,7 @@ from handocr.orientation import (
     rotate_box_back,
 )
 from handocr.recognition.base import LineRecognizer, RecognizedLine
+from handocr.recognition.language import AUTO, check_language
 from handocr.schema import Document, Line, Models, Page, Paragraph, Timings, Word
 
 CLEARLY_ACROSS = 1.5  # across_ink_ratio over this: no quarter-turn check (val upright pages: median 2.3-2.8)
@@ -53,6 +54,9 @@ class ReadOptions:
             is read as if it were that high, grown about its middle (0 reads every box as it is;
             see :func:`handocr.detection.boxes.grow_thin_boxes`). Chosen on ``val`` with
             ``scripts/crop_trim_eval.py --min-line-heights``.
+        language: ``"auto"`` guesses each page's language among those the recognizer has a decoder
+            for (its LM and lexicon), ``"any"`` reads with its general decoder, a code (``"fr"``,
+            ``"en"``) with that language's; see :mod:`handocr.recognition.language`.
     """
 
     crop_margin: int = 4
@@ -63,6 +67,7 @@ class ReadOptions:
     min_ink_contrast: float = 40.0
     sure_upright: float = SURE_UPRIGHT
     min_line_height: float = MIN_LINE_HEIGHT
+    language: str = AUTO
 
 
 def paper_level(gray: np.ndarray) -> float:
@@ -109,6 +114,7 @@ class Reader:
         self.detector = detector
         self.recognizer = recognizer
         self.options = options or ReadOptions()
+        check_language(self.options.language, getattr(recognizer, "languages", ()))
 
     @classmethod
     def load(
@@ -133,7 +139,7 @@ class Reader:
 
     def recognize_boxes(self, gray: np.ndarray, boxes: Sequence[Sequence[float]]) -> list[RecognizedLine]:
         """Recognise the lines at ``boxes`` on a grayscale page ``(h, w)`` uint8."""
-        return self.recognizer.recognize(self.line_crops(gray, boxes))
+        return self.recognizer.recognize(self.line_crops(gray, boxes), language=self.options.language)
 
     def read_page(self, image: Image.Image, decode_ms: float = 0.0) -> Page:
         """Read one page image; boxes in the result are pixels of ``image`` whatever its rotation.
@@ -164,7 +170,10 @@ class Reader:
         lines = self._build_lines(detections, recognized, gray.shape)
         order = reading_order([ln.box for ln in lines])
         lines = [lines[i] for i in order]
-        page = Page(width=gray.shape[1], height=gray.shape[0], lines=lines, paragraphs=paragraphs(lines))
+        language = recognized[0].language if recognized else None  # one decoder reads a whole page
+        page = Page(
+            width=gray.shape[1], height=gray.shape[0], language=language, lines=lines, paragraphs=paragraphs(lines)
+        )
         if turns:
             page = _turn_back(page, turns, image.width, image.height)
         t_layout = time.perf_counter()
@@ -284,4 +293,5 @@ def _turn_back(page: Page, turns: int, width: int, height: int) -> Page:
         for line in page.lines
     ]
     paras = [Paragraph(box=back(p.box), lines=p.lines) for p in page.paragraphs]
-    return Page(width=width, height=height, lines=lines, paragraphs=paras, rotation=(turns % 4) * 90)
+    rotation = (turns % 4) * 90
+    return Page(width=width, height=height, lines=lines, paragraphs=paras, rotation=rotation, language=page.language)

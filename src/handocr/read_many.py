@@ -28,12 +28,17 @@ class ReadJob:
     review_below: float | None = None  # None: ReadOptions' default
     skip_existing: bool = False
     review_words_below: float | None = None  # None: ReadOptions' default
+    language: str | None = None  # None: ReadOptions' default ("auto")
 
     def read_options(self):
-        """The pipeline options: ``ReadOptions`` with the review thresholds this job sets."""
+        """The pipeline options: ``ReadOptions`` with the review thresholds and language this job sets."""
         from handocr.pipeline import ReadOptions
 
-        given = {"review_below": self.review_below, "review_words_below": self.review_words_below}
+        given = {
+            "review_below": self.review_below,
+            "review_words_below": self.review_words_below,
+            "language": self.language,
+        }
         return ReadOptions(**{k: v for k, v in given.items() if v is not None})
 
 
@@ -115,10 +120,14 @@ def read_many(paths: list[Path], job: ReadJob, workers: int = 1) -> Iterator[Fil
         for path in paths:
             yield reader(path)
         return
-    from handocr.models import find_model
+    from handocr.models import find_model, recognizer_languages
+    from handocr.recognition.language import check_language
 
     find_model(job.detector)  # fail here, not in the pool's initializer (which would respawn forever)
-    find_model(job.recognizer)
+    if job.language is not None:
+        check_language(job.language, recognizer_languages(job.recognizer))
+    else:
+        find_model(job.recognizer)
     context = multiprocessing.get_context("spawn")
     with context.Pool(workers, initializer=_init_worker, initargs=(job,)) as pool:
         yield from pool.imap_unordered(_work, paths)

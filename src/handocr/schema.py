@@ -11,7 +11,7 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
-SCHEMA_VERSION = "1.2"
+SCHEMA_VERSION = "1.3"  # 1.3: Page.language
 
 
 def _check_box(box: list[int]) -> list[int]:
@@ -74,13 +74,18 @@ class Page(_Node):
     """One page: its size in pixels, lines in reading order, paragraphs, stage timings.
 
     ``rotation`` is how many degrees (0, 90, 180 or 270) the page was turned counter-clockwise to
-    read it upright; boxes are always in the input image's pixels.
+    read it upright; boxes are always in the input image's pixels. ``language`` is the code of the
+    language-specific decoder that read it (see :mod:`handocr.recognition.language`), if any.
     """
 
     width: int
     height: int
     rotation: Literal[0, 90, 180, 270] = Field(
         default=0, description="degrees turned counter-clockwise to read upright"
+    )
+    language: str | None = Field(
+        default=None,
+        description="the language whose decoder read the page (e.g. fr, en); null: the recognizer's general one",
     )
     lines: list[Line] = Field(default_factory=list)
     paragraphs: list[Paragraph] = Field(default_factory=list)

@@ -10,6 +10,7 @@ from handocr.recognition.base import RecognizedLine
 from handocr.recognition.beam import CtcDecoder
 from handocr.recognition.charset import Charset
 from handocr.recognition.ctc import DecodedLine, greedy_decode
+from handocr.recognition.language import ANY, AUTO, check_language, guess_language
 from handocr.recognition.preprocess import WIDTH_SCALES, normalise_line, pad_batch, trim_rows
 from handocr.runtime import make_session, model_metadata
 from handocr.schema import ModelInfo
@@ -47,6 +48,8 @@ class CtcOnnxRecognizer:
     trimmed crop leaves out (see the recognizer's model card). ``width_scale`` (``width_scale`` in
     ``model.json``) squeezes each line to that share of its width before reading: fewer CTC frames,
     so less time, for a model that reads narrow lines as well (see the recognizer's model card).
+    ``language_decoders`` holds a decoder per language code (``languages`` in ``model.json``),
+    each with that language's LM and lexicon: see :mod:`handocr.recognition.language`.
     """
 
     def __init__(
@@ -78,6 +81,30 @@ class CtcOnnxRecognizer:
         self.decoder = decoder or CtcDecoder(self.charset.characters)
         if decoder is None:
             self.decoder.temperature = temperature
+        self.language_decoders: dict[str, CtcDecoder] = {}
+
+    @property
+    def languages(self) -> tuple[str, ...]:
+        """The language codes this recognizer has a decoder of its own for."""
+        return tuple(self.language_decoders)
+
+    def page_language(self, page_log_probs: list[np.ndarray], language: str = AUTO) -> str | None:
+        """The language whose decoder reads one page's lines (their log-probabilities): the named
+        one, ``None`` (the general decoder) for ``"any"``, and for ``"auto"`` the guessed one
+        (``None`` when the guess is unclear or the recognizer has no language decoders)."""
+        check_language(language, self.languages)
+        if language == ANY or not self.language_decoders:
+            return None
+        if language != AUTO:
+            return language
+        lexicons = {code: d.lexicon for code, d in self.language_decoders.items() if d.lexicon is not None}
+        characters = self.charset.characters
+        return guess_language((greedy_decode(lp, characters).text for lp in page_log_probs), lexicons)
+
+    def page_decoder(self, page_log_probs: list[np.ndarray], language: str = AUTO) -> CtcDecoder:
+        """The decoder for one page's lines: that of :meth:`page_language`, or the general one."""
+        code = self.page_language(page_log_probs, language)
+        return self.decoder if code is None else self.language_decoders[code]
 
     def log_probs(self, crops: list[np.ndarray]) -> list[np.ndarray]:
         """Per-crop ``(frames, classes)`` log-probabilities at temperature 1."""
@@ -91,14 +118,20 @@ class CtcOnnxRecognizer:
                 results[i] = output[k, :frames]
         return [r for r in results if r is not None]
 
-    def recognize(self, crops: list[np.ndarray]) -> list[RecognizedLine]:
-        """Recognise grayscale uint8 crops ``(h, w)``; character spans are in crop pixels."""
+    def recognize(self, crops: list[np.ndarray], language: str = AUTO) -> list[RecognizedLine]:
+        """Recognise grayscale uint8 crops ``(h, w)``, the lines of one page, in ``language`` (see
+        :meth:`page_decoder`); character spans are in crop pixels."""
+        check_language(language, self.languages)
         if not crops:
             return []
         out = []
-        for crop, scores in zip(crops, self.log_probs(crops), strict=True):
-            decoded = self.decoder(scores)
-            out.append(self._to_result(decoded, crop.shape, scores.shape[0]))
+        page_log_probs = self.log_probs(crops)
+        code = self.page_language(page_log_probs, language)
+        decoder = self.decoder if code is None else self.language_decoders[code]
+        for crop, scores in zip(crops, page_log_probs, strict=True):
+            line = self._to_result(decoder(scores), crop.shape, scores.shape[0])
+            line.language = code
+            out.append(line)
         return out
 
     def quick_confidences(self, crops: list[np.ndarray]) -> list[float]:

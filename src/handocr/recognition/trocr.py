@@ -22,6 +22,7 @@ from PIL import Image
 
 from handocr.errors import ModelNotFound
 from handocr.recognition.base import RecognizedLine
+from handocr.recognition.language import AUTO, check_language
 from handocr.schema import ModelInfo
 
 WEIGHT_FILES = (
@@ -144,6 +145,8 @@ class TrOCRRecognizer:
         degenerate_penalty: confidence factor for lines whose repeated tail was cut or that hit the token limit.
     """
 
+    languages: tuple[str, ...] = ()  # no language-specific decoders
+
     def __init__(
         self,
         model_dir: Path,
@@ -192,8 +195,10 @@ class TrOCRRecognizer:
         positions = getattr(self.model.config.decoder, "max_position_embeddings", None) or 512
         self.token_limit = max(16, min(256, int(positions) - 2))
 
-    def recognize(self, crops: list[np.ndarray]) -> list[RecognizedLine]:
-        """Recognise grayscale uint8 crops ``(h, w)``; one result per crop, in order; no character spans."""
+    def recognize(self, crops: list[np.ndarray], language: str = AUTO) -> list[RecognizedLine]:
+        """Recognise grayscale uint8 crops ``(h, w)``; one result per crop, in order; no character
+        spans. ``language`` may only be ``"auto"`` or ``"any"`` (both read the same)."""
+        check_language(language, self.languages)
         results: list[RecognizedLine] = [RecognizedLine("", 0.0) for _ in crops]
         usable = [i for i, crop in enumerate(crops) if crop.ndim >= 2 and crop.shape[0] > 0 and crop.shape[1] > 0]
         # Sorting by width groups lines of similar length, so a batch stops generating at about the same step.

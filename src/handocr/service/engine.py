@@ -20,7 +20,7 @@ from PIL import Image, ImageDraw
 from handocr.errors import InvalidImage
 from handocr.exporters import get_exporter
 from handocr.imageio import Limits, decode_pages, sniff_type
-from handocr.pipeline import Reader
+from handocr.pipeline import Reader, ReadOptions
 from handocr.schema import Document
 from handocr.service.metrics import Metrics
 from handocr.service.problems import ApiError
@@ -93,7 +93,8 @@ class Engine:
             log.exception("could not load the models")
 
     def _load(self) -> Reader:
-        kwargs: dict[str, Any] = {"threads": self.settings.threads}
+        options = ReadOptions(language=self.settings.language)
+        kwargs: dict[str, Any] = {"threads": self.settings.threads, "options": options}
         if self.settings.detector:
             kwargs["detector"] = self.settings.detector
         if self.settings.recognizer:

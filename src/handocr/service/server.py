@@ -44,9 +44,25 @@ def check_tls_files(settings: Settings) -> None:
         ) from None
 
 
+def check_language(settings: Settings) -> None:
+    """Raise :class:`ServiceConfigError` unless ``HANDOCR_LANGUAGE`` is one the recognizer reads (a
+    recognizer that cannot be found is left to the model load, which answers 503 on /readyz)."""
+    from handocr.errors import ModelNotFound, UnknownLanguage
+    from handocr.models import DEFAULT_RECOGNIZER, recognizer_languages
+    from handocr.recognition.language import check_language as check
+
+    try:
+        check(settings.language, recognizer_languages(settings.recognizer or DEFAULT_RECOGNIZER))
+    except ModelNotFound:
+        return
+    except UnknownLanguage as exc:
+        raise ServiceConfigError(f"HANDOCR_LANGUAGE: {exc}") from None
+
+
 def server_config(app: Any, settings: Settings, host: str, port: int) -> ServerConfig:
     """The Uvicorn config serving ``app`` on ``host:port``, over HTTPS (TLS 1.3+) when TLS is configured."""
     check_tls_files(settings)
+    check_language(settings)
     tls: dict[str, Any] = {}
     if settings.tls_enabled:
         tls = {"ssl_certfile": str(settings.tls_cert), "ssl_keyfile": str(settings.tls_key)}

@@ -73,6 +73,11 @@ class Settings(BaseSettings):
     detector: str | None = Field(None, description="Detector model name or folder (shipped default if unset).")
     recognizer: str | None = Field(None, description="Recognizer model name or folder (shipped default if unset).")
     threads: int | None = Field(None, ge=1, description="ONNX Runtime threads per model.")
+    language: str = Field(
+        "auto",
+        description="Language of the pages: auto (guessed per page), any (the recognizer's general decoder) "
+        "or a code the recognizer has a decoder for (its model.json 'languages').",
+    )
 
     # Server
     tls_cert: Path | None = Field(
