@@ -33,8 +33,11 @@ def test_calibrate_reports_a_cross_fit_and_writes_the_map(generated_pages, tmp_p
     assert main(argv) == 0
     printed = capsys.readouterr().out
     assert "two-fold cross-fit" in printed and "written to model.json" in printed
+    assert "pages read with the decoder of: " in printed
     report = json.loads((tmp_path / "report.json").read_text())
     assert report["pages"] == 2 and report["lines"] > 5 and report["decoder"] == settings.get("decoder", "greedy")
+    languages = report["page_languages"]  # each page with the decoder the reader would pick for it
+    assert sum(languages.values()) == 2 and set(languages) <= {"fr", "en", "any"}
     for level in ("char", "word", "line"):
         assert report["before"][level]["n"] == report["after"][level]["n"]
     stored = json.loads((model / "model.json").read_text())

@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections import Counter
 from dataclasses import replace
 from pathlib import Path
 
@@ -75,16 +76,14 @@ def calibrate(
     if not samples:
         raise HandocrError("no annotated lines with text on those pages")
     characters = recognizer.charset.characters
+    raw_decoders = {None: raw_decoder} | {  # by language code (None: the general decoder)
+        code: replace(d, temperature=1.0, char_calibration=None) for code, d in recognizer.language_decoders.items()
+    }
     by_page: dict[str, list] = {}
     for sample in samples:
-        by_page.setdefault(sample.page, []).append(sample)
-    raw_decoders = {id(decoder): raw_decoder}
-    decoder_of = {}  # id of a line's log-probabilities -> the raw decoder the reader picks for its page
-    for page_samples in by_page.values():
-        chosen = recognizer.page_decoder([s.log_probs for s in page_samples])
-        if id(chosen) not in raw_decoders:
-            raw_decoders[id(chosen)] = replace(chosen, temperature=1.0, char_calibration=None)
-        decoder_of.update({id(s.log_probs): raw_decoders[id(chosen)] for s in page_samples})
+        by_page.setdefault(sample.page, []).append(sample.log_probs)
+    page_language = {page: recognizer.page_language(log_probs) for page, log_probs in by_page.items()}
+    decoder_of = {id(s.log_probs): raw_decoders[page_language[s.page]] for s in samples}  # as the reader picks
     decode = lambda log_probs, _chars: decoder_of[id(log_probs)](log_probs)  # noqa: E731 - the model's own
     report = char_map_report(samples, characters, decode)
     char_map = fit_char_map(samples, characters, decode)
@@ -92,6 +91,7 @@ def calibrate(
         {
             "recognizer": str(spec.folder),
             "decoder": raw_decoder.method,
+            "page_languages": dict(Counter(code or "any" for code in page_language.values())),
             "data": [str(f) for f in folders],
             "split": split,
             "char_calibration": char_map.to_dict(),
@@ -113,6 +113,8 @@ def format_report(report: dict) -> str:
     rows = [
         f"{report['recognizer']} ({report['decoder']} decoder): {report['pages']} pages, {report['lines']} lines "
         f"of {', '.join(report['data'])} [{report['split']}]",
+        "pages read with the decoder of: "
+        + ", ".join(f"{code} {n}" for code, n in sorted(report.get("page_languages", {}).items())),
         "two-fold cross-fit by page (each half scored with the map fitted on the other):",
         f"  {'level':<5} {'n':>7} {'accuracy':>9} {'conf before':>12} {'ECE before':>11} {'conf after':>11} "
         f"{'ECE after':>10}",
