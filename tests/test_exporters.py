@@ -285,3 +285,16 @@ def test_overlay_shades_the_words_flagged_for_review() -> None:
     assert inside_sure == (255, 255, 255)
     assert inside_flagged != (255, 255, 255) and inside_flagged[0] > inside_flagged[2]  # amber: more red than blue
     assert REVIEW_FILL[3] < 255  # translucent: the ink stays readable
+
+
+def test_the_page_language_reaches_alto_hocr_and_page(document: Document) -> None:
+    french = document.model_copy(update={"pages": [first_page().model_copy(update={"language": "fr"}), second_page()]})
+    alto = parse(to_alto(french, []))
+    langs = [[b.get("LANG") for b in p.iter(f"{{{ALTO_NS}}}TextBlock")] for p in alto.iter(f"{{{ALTO_NS}}}Page")]
+    assert langs == [["fr", "fr", "fr"], [None]]
+    pages = [el for el in parse(to_hocr(french, [])).iter() if el.get("class") == "ocr_page"]
+    assert [p.get("lang") for p in pages] == ["fr", None]
+    assert parse(to_pagexml(french, [])).find(f"{{{PAGE_NS}}}Page").get("primaryLanguage") == "French"
+    for language in ("xx", None):  # a code the schema has no name for, and the general decoder
+        other = french.model_copy(update={"pages": [first_page().model_copy(update={"language": language})]})
+        assert parse(to_pagexml(other, [])).find(f"{{{PAGE_NS}}}Page").get("primaryLanguage") is None

@@ -42,7 +42,10 @@ def _page(layout: ET.Element, page: Page, number: int) -> None:
     page_el = ET.SubElement(layout, "Page", {"ID": f"page_{number}", "PHYSICAL_IMG_NR": str(number), **size})
     print_space = ET.SubElement(page_el, "PrintSpace", {"HPOS": "0", "VPOS": "0", **size})
     for b, block in enumerate(blocks(page), 1):
-        block_el = ET.SubElement(print_space, "TextBlock", {"ID": f"block_{number}_{b}", **_position(block.box)})
+        language = {"LANG": page.language} if page.language else {}
+        block_el = ET.SubElement(
+            print_space, "TextBlock", {"ID": f"block_{number}_{b}", **_position(block.box), **language}
+        )
         for index in block.lines:
             line = page.lines[index]
             line_id = f"line_{number}_{index + 1}"

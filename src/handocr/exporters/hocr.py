@@ -44,7 +44,8 @@ def _page(body: ET.Element, page: Page, number: int, image_name: str | None) -> 
     title = f"{_bbox([0, 0, page.width, page.height])}; ppageno {number - 1}"
     if image_name:
         title = f"image {_quoted(xml_text(image_name))}; {title}"
-    page_el = _el(body, "div", {"class": "ocr_page", "id": f"page_{number}", "title": title})
+    language = {"lang": page.language} if page.language else {}
+    page_el = _el(body, "div", {"class": "ocr_page", "id": f"page_{number}", "title": title, **language})
     for b, block in enumerate(blocks(page), 1):
         area = _el(page_el, "div", {"class": "ocr_carea", "id": f"block_{number}_{b}", "title": _bbox(block.box)})
         par = _el(area, "p", {"class": "ocr_par", "id": f"par_{number}_{b}", "title": _bbox(block.box)})

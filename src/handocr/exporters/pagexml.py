@@ -22,6 +22,17 @@ from handocr.schema import Document, Line, Page
 PAGE_NS = "http://schema.primaresearch.org/PAGE/gts/pagecontent/2019-07-15"
 PAGE_XSD = f"{PAGE_NS}/pagecontent.xsd"
 XSI_NS = "http://www.w3.org/2001/XMLSchema-instance"
+# Page/@primaryLanguage takes the schema's language names; codes without one here are left out
+PAGE_LANGUAGES = {
+    "de": "German",
+    "en": "English",
+    "es": "Spanish",
+    "fr": "French",
+    "it": "Italian",
+    "la": "Latin",
+    "nl": "Dutch",
+    "pt": "Portuguese",
+}
 
 
 def _conf(confidence: float) -> str:
@@ -44,9 +55,10 @@ def _line(region: ET.Element, line: Line, line_id: str) -> None:
 
 
 def _page(root: ET.Element, page: Page, image_name: str) -> None:
-    page_el = ET.SubElement(
-        root, "Page", {"imageFilename": image_name, "imageWidth": str(page.width), "imageHeight": str(page.height)}
-    )
+    attributes = {"imageFilename": image_name, "imageWidth": str(page.width), "imageHeight": str(page.height)}
+    if page.language in PAGE_LANGUAGES:
+        attributes["primaryLanguage"] = PAGE_LANGUAGES[page.language]
+    page_el = ET.SubElement(root, "Page", attributes)
     page_blocks = blocks(page)
     if page_blocks:
         order = ET.SubElement(page_el, "ReadingOrder")
