@@ -171,3 +171,39 @@ def test_each_page_says_which_language_read_it():
     general = Reader(reader.detector, reader.recognizer, ReadOptions(language="any"))
     assert general.read_images([example]).pages[0].language is None
     assert '"language":"fr"' in reader.read_images([example]).model_dump_json()
+
+
+def test_the_service_reads_each_request_in_the_language_it_asks_for():
+    pytest.importorskip("fastapi")
+    from fakes import FixedTextRecognizer, InkBandDetector
+    from test_service_jobs import wait_for
+    from test_service_support import AUTH, client_for, png
+
+    from handocr.pipeline import Reader
+
+    asked = []
+
+    class Recorder(FixedTextRecognizer):
+        languages = ("fr", "en")
+
+        def recognize(self, crops, language="auto"):
+            asked.append(language)
+            return super().recognize(crops, language)
+
+    image = {**AUTH, "Content-Type": "image/png"}
+    with client_for(Reader(InkBandDetector(), Recorder())) as client:
+        assert client.get("/readyz").json()["languages"] == ["fr", "en"]
+        asked.clear()  # the warm-up read
+        assert client.post("/v1/read?language=fr", content=png(), headers=image).status_code == 200
+        assert client.post("/v1/read", content=png(), headers=image).status_code == 200
+        assert asked == ["fr", "auto"]
+        refused = client.post("/v1/read?language=de", content=png(), headers=image)
+        assert refused.status_code == 422 and "unknown language 'de'" in refused.json()["detail"]
+        assert asked == ["fr", "auto"]  # refused before reading
+        files = [("files", ("a.png", png(), "image/png")), ("files", ("b.png", png(), "image/png"))]
+        assert client.post("/v1/read:batch?language=en", files=files, headers=AUTH).status_code == 200
+        assert asked[2:] == ["en", "en"]
+        job = client.post("/v1/jobs?language=any", content=png(), headers=image)
+        assert wait_for(client, job.headers["operation-location"], AUTH)["status"] == "succeeded"
+        assert asked[-1] == "any"
+        assert client.post("/v1/jobs?language=de", content=png(), headers=image).status_code == 422

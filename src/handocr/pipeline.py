@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -126,6 +126,13 @@ class Reader:
     ) -> Reader:
         """A reader with models loaded by name or folder (the shipped defaults if not given)."""
         return cls(load_detector(detector, threads), load_recognizer(recognizer, threads), options)
+
+    def with_language(self, language: str | None) -> Reader:
+        """This reader (``None``, or its own language) or one sharing its models that reads in
+        ``language`` (see ``ReadOptions.language``); an unknown language raises ``UnknownLanguage``."""
+        if language is None or language == self.options.language:
+            return self
+        return Reader(self.detector, self.recognizer, replace(self.options, language=language))
 
     @property
     def models(self) -> Models:

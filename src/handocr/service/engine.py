@@ -163,13 +163,22 @@ class Engine:
 
     # -- reading -------------------------------------------------------------------------------
 
-    def read_sync(self, data: bytes, source: str | None, format_name: str = "json") -> ReadOutput:
-        """Decode ``data`` (every page), read it and export it; runs on a worker thread."""
+    def reader_for(self, language: str | None) -> Reader:
+        """The reader for a request asking for ``language`` (``None``: the service's own); an
+        unknown language raises ``UnknownLanguage`` (a 422)."""
         assert self.reader is not None
+        return self.reader.with_language(language)
+
+    def read_sync(
+        self, data: bytes, source: str | None, format_name: str = "json", language: str | None = None
+    ) -> ReadOutput:
+        """Decode ``data`` (every page), read it (in ``language``, see :meth:`reader_for`) and
+        export it; runs on a worker thread."""
+        reader = self.reader_for(language)
         start = time.perf_counter()
         images = decode_pages(data, self.limits)
         decode_ms = (time.perf_counter() - start) * 1000
-        document = self.reader.read_images(images, source=source, decode_ms=decode_ms)
+        document = reader.read_images(images, source=source, decode_ms=decode_ms)
         self.metrics.observe_document(document)
         if format_name == "json":
             return ReadOutput(document, document.model_dump_json().encode(), "application/json")
@@ -180,16 +189,25 @@ class Engine:
             raise ApiError(422, f"cannot export as {format_name}: {exc}") from None
         return ReadOutput(document, content, exporter.media_type)
 
-    def read_many_sync(self, items: list[tuple[bytes, str | None]]) -> list[Document | Exception]:
+    def read_many_sync(
+        self, items: list[tuple[bytes, str | None]], language: str | None = None
+    ) -> list[Document | Exception]:
         """Read several inputs one after the other; a failure is returned in its place, not raised."""
         results: list[Document | Exception] = []
         for data, source in items:
             try:
-                results.append(self.read_sync(data, source).document)
+                results.append(self.read_sync(data, source, language=language).document)
             except Exception as exc:
                 results.append(exc)
         return results
 
-    async def read(self, data: bytes, source: str | None, format_name: str = "json", wait: bool = False) -> ReadOutput:
+    async def read(
+        self,
+        data: bytes,
+        source: str | None,
+        format_name: str = "json",
+        wait: bool = False,
+        language: str | None = None,
+    ) -> ReadOutput:
         """Read ``data`` on a worker thread (see :meth:`run`)."""
-        return await self.run(self.read_sync, data, source, format_name, wait=wait)
+        return await self.run(self.read_sync, data, source, format_name, language, wait=wait)

@@ -95,6 +95,13 @@ Format = Annotated[
         description="Output format: json (default), text, or any registered exporter (hocr, alto, page...).",
     ),
 ]
+Language = Annotated[
+    str | None,
+    Query(
+        description="auto (guessed per page), any (the recognizer's general decoder) or a language the "
+        "recognizer has a decoder for (see /readyz); default: the service's HANDOCR_LANGUAGE.",
+    ),
+]
 
 _IMAGE_BODY = {"type": "string", "format": "binary"}
 SINGLE_BODY = {
@@ -184,14 +191,15 @@ async def receive_one(request: Request, svc: Services) -> tuple[bytes, str | Non
     },
     openapi_extra=SINGLE_BODY,
 )
-async def read(request: Request, principal: Client, fmt: Format = None) -> Response:
+async def read(request: Request, principal: Client, fmt: Format = None, language: Language = None) -> Response:
     """Read an image sent as the body or as multipart field ``file``; returns the Document JSON or ``?format=``."""
     svc = services(request)
     format_name = check_format(fmt)
     svc.engine.require_ready()
+    svc.engine.reader_for(language)  # an unknown language: 422 before the upload is read
     svc.engine.check_capacity()
     data, source = await receive_one(request, svc)
-    output = await svc.engine.read(data, source, format_name)
+    output = await svc.engine.read(data, source, format_name, language=language)
     return Response(output.content, media_type=output.media_type)
 
 
@@ -219,10 +227,11 @@ class BatchResult(BaseModel):
     responses=problem_responses(401, 413, 415, 422, 429, 503),
     openapi_extra=BATCH_BODY,
 )
-async def read_batch(request: Request, principal: Client) -> BatchResult:
+async def read_batch(request: Request, principal: Client, language: Language = None) -> BatchResult:
     """Read every multipart ``files`` part; a bad file gets its own problem, the others still succeed."""
     svc, ctx = services(request), context(request)
     svc.engine.require_ready()
+    svc.engine.reader_for(language)
     svc.engine.check_capacity()
     if content_type(request) != "multipart/form-data":
         raise ApiError(415, "send the files as multipart/form-data, field 'files'")
@@ -251,7 +260,8 @@ async def read_batch(request: Request, principal: Client) -> BatchResult:
         else:
             todo.append((index, data, upload.filename))
     if todo:
-        results = await svc.engine.run(svc.engine.read_many_sync, [(data, name) for _, data, name in todo])
+        inputs = [(data, name) for _, data, name in todo]
+        results = await svc.engine.run(svc.engine.read_many_sync, inputs, language)
         for (index, _, name), result in zip(todo, results, strict=True):
             if isinstance(result, Exception):
                 items.append(_failed_item(index, name, result, ctx.request_id))
@@ -273,13 +283,13 @@ def _job_response(job: Job, status_code: int, svc: Services) -> JSONResponse:
     return JSONResponse(body, status_code=status_code, headers=headers)
 
 
-async def _run_job(svc: Services, job: Job, request_id: str) -> None:
+async def _run_job(svc: Services, job: Job, request_id: str, language: str | None = None) -> None:
     data = job.data
     assert data is not None
 
     def work() -> Document:
         svc.jobs.touch(job, JobStatus.running)
-        return svc.engine.read_sync(data, job.source).document
+        return svc.engine.read_sync(data, job.source, language=language).document
 
     try:
         job.result = await svc.engine.run(work, wait=True)
@@ -303,13 +313,14 @@ async def _run_job(svc: Services, job: Job, request_id: str) -> None:
     responses=problem_responses(401, 413, 415, 422, 429, 503),
     openapi_extra=SINGLE_BODY,
 )
-async def create_job(request: Request, principal: Client) -> JSONResponse:
+async def create_job(request: Request, principal: Client, language: Language = None) -> JSONResponse:
     """Accept an image (as for /v1/read) and answer 202 with ``Operation-Location`` to poll."""
     svc = services(request)
     svc.engine.require_ready()
+    svc.engine.reader_for(language)
     data, source = await receive_one(request, svc)
     job = svc.jobs.create(principal.client_id, data, source)
-    job.task = asyncio.create_task(_run_job(svc, job, context(request).request_id))
+    job.task = asyncio.create_task(_run_job(svc, job, context(request).request_id, language))
     return _job_response(job, 202, svc)
 
 
@@ -350,7 +361,8 @@ async def readyz(request: Request) -> dict[str, Any]:
     engine = services(request).engine
     engine.require_ready()
     assert engine.reader is not None
-    return {"status": "ready", "models": engine.reader.models.model_dump()}
+    languages = getattr(engine.reader.recognizer, "languages", ())
+    return {"status": "ready", "models": engine.reader.models.model_dump(), "languages": list(languages)}
 
 
 @router.get("/metrics", summary="Prometheus metrics", tags=["health"], response_class=Response)
