@@ -96,6 +96,16 @@ def test_missing_models_fail_fast_in_the_driver(tmp_path: Path, capsys: pytest.C
     args = parser.parse_args(["batch", str(tmp_path / "in"), str(tmp_path / "out"), "--detector", "no-such-model"])
     assert cmd_batch(args) == 3  # before Ray starts
     assert "cannot load models" in capsys.readouterr().err
+    args = parser.parse_args(["batch", str(tmp_path / "in"), str(tmp_path / "out"), "--language", "de"])
+    assert cmd_batch(args) == 2  # before Ray starts too
+    assert "unknown language 'de'" in capsys.readouterr().err
+
+
+def test_the_reader_factory_reads_in_its_language() -> None:
+    from handocr.batch.runner import ModelReaderFactory
+
+    assert ModelReaderFactory(language="fr")().options.language == "fr"
+    assert ModelReaderFactory()().options.language == "auto"
 
 
 def ray_expected() -> bool:

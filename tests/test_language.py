@@ -176,10 +176,9 @@ def test_each_page_says_which_language_read_it():
 def test_the_service_reads_each_request_in_the_language_it_asks_for():
     pytest.importorskip("fastapi")
     from fakes import FixedTextRecognizer, InkBandDetector
+    from handocr.pipeline import Reader
     from test_service_jobs import wait_for
     from test_service_support import AUTH, client_for, png
-
-    from handocr.pipeline import Reader
 
     asked = []
 

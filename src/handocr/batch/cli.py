@@ -31,6 +31,7 @@ def add_batch_command(subparsers: Any) -> argparse.ArgumentParser:
     batch.add_argument("--cpus-per-actor", type=float, default=1.0, help="CPUs (and ONNX threads) per actor")
     batch.add_argument("--detector", default="line-detector", help="detector model name or folder")
     batch.add_argument("--recognizer", default="line-recognizer", help="recognizer model name or folder")
+    batch.add_argument("--language", help="auto (default), any, or a language of the recognizer's (as handocr read)")
     batch.add_argument("--skip-existing", action="store_true", help="skip inputs whose outputs already exist")
     batch.add_argument("--local", action="store_true", help="run in this process, without Ray")
     batch.add_argument("--summary", help="also write the JSON summary to this local file")
@@ -42,12 +43,13 @@ def cmd_batch(args: argparse.Namespace) -> int:
     """Run :func:`~handocr.batch.run_batch` and print its summary as JSON on stdout."""
     from handocr.batch.runner import MissingRay, ModelReaderFactory, run_batch
     from handocr.batch.storage import StorageError
-    from handocr.errors import ModelNotFound
+    from handocr.errors import ModelNotFound, UnknownLanguage
 
     formats = [name.strip() for name in args.format.split(",") if name.strip()]
     if args.actors < 1:
         return _fail("--actors must be at least 1", EXIT_USAGE)
-    factory = ModelReaderFactory(args.detector, args.recognizer, threads=max(1, int(args.cpus_per_actor)))
+    threads = max(1, int(args.cpus_per_actor))
+    factory = ModelReaderFactory(args.detector, args.recognizer, threads=threads, language=args.language)
     try:
         summary = run_batch(
             args.input_uri,
@@ -67,6 +69,8 @@ def cmd_batch(args: argparse.Namespace) -> int:
         return _fail(str(exc), EXIT_MISSING_EXTRA)
     except ModelNotFound as exc:
         return _fail(f"cannot load models: {exc}", EXIT_MODEL)
+    except UnknownLanguage as exc:
+        return _fail(str(exc), EXIT_USAGE)
     except Exception as exc:  # Ray wraps actor-constructor errors (a model that will not load) in its own types
         if "ModelNotFound" in repr(exc):
             return _fail(f"cannot load models: {exc}", EXIT_MODEL)

@@ -65,21 +65,30 @@ class BatchSummary:
 
 @dataclass(frozen=True)
 class ModelReaderFactory:
-    """Loads the shipped (or named) models with ``threads`` ONNX Runtime threads; picklable for Ray."""
+    """Loads the shipped (or named) models with ``threads`` ONNX Runtime threads, reading in
+    ``language`` (``None``: ``ReadOptions``' default); picklable for Ray."""
 
     detector: str = "line-detector"
     recognizer: str = "line-recognizer"
     threads: int = 1
+    language: str | None = None
 
     def __call__(self) -> Reader:
-        return Reader.load(self.detector, self.recognizer, threads=self.threads)
+        from handocr.pipeline import ReadOptions
+
+        options = ReadOptions() if self.language is None else ReadOptions(language=self.language)
+        return Reader.load(self.detector, self.recognizer, threads=self.threads, options=options)
 
     def check(self) -> None:
-        """Raise :class:`~handocr.errors.ModelNotFound` now, in the driver, rather than in every actor."""
-        from handocr.models import find_model
+        """Raise :class:`~handocr.errors.ModelNotFound` (or ``UnknownLanguage``) now, in the driver,
+        rather than in every actor."""
+        from handocr.models import find_model, recognizer_languages
+        from handocr.recognition.language import check_language
 
-        for name in (self.detector, self.recognizer):
-            find_model(name)
+        find_model(self.detector)
+        languages = recognizer_languages(self.recognizer)
+        if self.language is not None:
+            check_language(self.language, languages)
 
 
 def output_names(name: str, formats: Sequence[str]) -> list[str]:
