@@ -32,7 +32,7 @@ from test_service_support import ServeProcess, skip_or_fail
 REPO = Path(__file__).resolve().parent.parent
 EXAMPLE = REPO / "examples" / "copiste_0212.jpg"
 ALTO = "{http://www.loc.gov/standards/alto/ns-v4#}"
-SUMMARY = re.compile(r"^\d+ page\(s\), \d+ line\(s\)$")
+SUMMARY = re.compile(r"^\d+ page\(s\), \d+ line\(s\)(, read as [a-z, ]+)?$")
 CHROMIUM_FLAGS = [
     "--headless",
     "--no-sandbox",
@@ -193,6 +193,14 @@ def test_web_page_reads_a_page_in_chromium(tmp_path: Path):
         assert css == "error" and text.startswith("401 "), text
         assert any("401" in message for message in severe_messages(page))  # the console log is read
 
+        # The recognizer's languages, from /readyz; read the page as French.
+        def languages() -> list[str]:
+            return [o.get_attribute("value") for o in page.find_elements("css selector", "#language option")]
+
+        wait_for(lambda: len(languages()) > 1, 30, "the language list")
+        assert languages() == ["", "any", "fr", "en"]
+        page.find_element("css selector", "#language option[value='fr']").click()
+
         # Pick the real page, give the key, read it.
         page.find_element("id", "file").send_keys(str(EXAMPLE))
         assert page.find_element("css selector", "#drop span").text == EXAMPLE.name
@@ -207,7 +215,8 @@ def test_web_page_reads_a_page_in_chromium(tmp_path: Path):
         document = json.loads(downloaded(downloads, "copiste_0212.json").read_text())
         lines = document["pages"][0]["lines"]
         assert document["source"] == EXAMPLE.name
-        assert text == f"1 page(s), {len(lines)} line(s)"
+        assert text == f"1 page(s), {len(lines)} line(s), read as fr"
+        assert document["pages"][0]["language"] == "fr"
         assert len(lines) >= 5
         assert [line["text"] for line in lines if line["text"] and line["text"] not in shown] == []
         assert shown.strip()
@@ -227,6 +236,7 @@ def test_web_page_reads_a_page_in_chromium(tmp_path: Path):
         assert alto.findtext(f"{ALTO}Description/{ALTO}sourceImageInformation/{ALTO}fileName") == EXAMPLE.name
         text_lines = alto.findall(f".//{ALTO}TextLine")
         assert len(text_lines) == len(lines)
+        assert {block.get("LANG") for block in alto.iter(f"{ALTO}TextBlock")} == {"fr"}  # read in the same language
         wait_for(lambda: status(page)[0] == text, 30, "the status after the ALTO download")
 
         page.save_screenshot(str(tmp_path / "web.png"))

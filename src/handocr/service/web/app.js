@@ -1,13 +1,14 @@
 // handocr web page: send an image to /v1/read, draw the line and word boxes, show the text, and
 // offer the result as JSON (the Document already received) or ALTO (the same image read with ?format=alto).
+// The language list comes from /readyz (the recognizer's languages); "auto" sends no ?language=.
 "use strict";
 (function () {
   const $ = (id) => document.getElementById(id);
   const form = $("form"), fileInput = $("file"), drop = $("drop"), go = $("go");
   const downloadJson = $("download"), downloadAlto = $("download-alto");
-  const statusEl = $("status"), canvas = $("canvas"), textEl = $("text");
+  const statusEl = $("status"), canvas = $("canvas"), textEl = $("text"), languageEl = $("language");
   let file = null; // the file chosen now
-  let result = null, resultFile = null, summary = ""; // the last Document, the file it was read from
+  let result = null, resultFile = null, resultLanguage = "", summary = ""; // the last Document, what it was read from
   let busy = false;
 
   function setStatus(message, isError) {
@@ -26,6 +27,18 @@
     drop.querySelector("span").textContent = file ? file.name : "Drop an image here or click to choose one";
     refreshButtons();
   }
+
+  // The recognizer's languages, once the models are ready (the list stays "auto" only otherwise).
+  fetch("readyz").then((r) => (r.ok ? r.json() : null)).then((ready) => {
+    const codes = (ready && ready.languages) || [];
+    if (!codes.length) return;
+    ["any", ...codes].forEach((code) => {
+      const option = document.createElement("option");
+      option.value = code;
+      option.textContent = code === "any" ? "any: the general decoder" : code;
+      languageEl.appendChild(option);
+    });
+  }).catch(() => { /* not ready: auto only */ });
 
   fileInput.addEventListener("change", () => choose(fileInput.files[0]));
   drop.addEventListener("keydown", (e) => {
@@ -70,14 +83,18 @@
     return page.paragraphs.map((p) => p.lines.map((i) => page.lines[i].text).join("\n")).join("\n\n");
   }
 
-  // POST one image to /v1/read (the Document as JSON, or ?format=...), with the API key if one is given.
-  function post(image, format) {
+  // POST one image to /v1/read (the Document as JSON, or ?format=...), in the language if one is
+  // chosen, with the API key if one is given.
+  function post(image, language, format) {
     const body = new FormData();
     body.append("file", image, image.name);
     const headers = {};
     const key = $("key").value.trim();
     if (key) headers["X-API-Key"] = key;
-    const url = format ? `v1/read?format=${encodeURIComponent(format)}` : "v1/read";
+    const query = new URLSearchParams();
+    if (format) query.set("format", format);
+    if (language) query.set("language", language);
+    const url = query.toString() ? `v1/read?${query}` : "v1/read";
     return fetch(url, { method: "POST", body, headers });
   }
 
@@ -123,9 +140,9 @@
   form.addEventListener("submit", (e) => {
     e.preventDefault();
     if (!file || busy) return;
-    const image = file;
+    const image = file, language = languageEl.value;
     work("Reading…", async () => {
-      const response = await post(image);
+      const response = await post(image, language);
       if (!response.ok) {
         setStatus(await failure(response), true);
         return;
@@ -133,10 +150,12 @@
       const data = await response.json();
       result = data;
       resultFile = image;
+      resultLanguage = language;
       textEl.textContent = data.pages.map(pageText).join("\n\f\n");
       await drawOverlay(data, image);
       const lines = data.pages.reduce((n, p) => n + p.lines.length, 0);
-      summary = `${data.pages.length} page(s), ${lines} line(s)`;
+      const read = [...new Set(data.pages.map((p) => p.language).filter((code) => code))];
+      summary = `${data.pages.length} page(s), ${lines} line(s)` + (read.length ? `, read as ${read.join(", ")}` : "");
       setStatus(summary);
     });
   });
@@ -149,7 +168,7 @@
   downloadAlto.addEventListener("click", () => {
     if (!result || busy) return;
     work("Exporting ALTO…", async () => {
-      const response = await post(resultFile, "alto");
+      const response = await post(resultFile, resultLanguage, "alto");
       if (!response.ok) {
         setStatus(await failure(response), true);
         return;
