@@ -41,6 +41,21 @@ def test_distribution_matches_the_backoff_chain(context):
         assert dense[symbol] == pytest.approx(pruned.log_prob_backoff(state, symbol), abs=1e-6)
 
 
+def test_the_distribution_cache_is_bounded_and_compact(monkeypatch):
+    from array import array
+
+    from handocr.recognition import lm as lm_module
+
+    model = build_char_lm(WORDS, TEXTS, order=5, min_counts=(1,), min_char_count=1)
+    monkeypatch.setattr(lm_module, "CACHE_STATES", 4)
+    contexts = ["", "t", "th", "the", "the ", "c", "ch", "cha", "chat", "d"]
+    first = [list(model.distribution(model.state_of(c))) for c in contexts]
+    assert 0 < len(model._cache) <= 4
+    assert all(isinstance(values, array) and values.typecode == "d" for values in model._cache.values())
+    again = [list(model.distribution(model.state_of(c))) for c in contexts]  # rebuilt after the cache emptied
+    assert again == first
+
+
 def test_prefers_known_words(lm):
     assert lm.score("the cat") > lm.score("teh cta")
     assert lm.log_prob("chie", "n") > lm.log_prob("chie", "x")

@@ -17,8 +17,9 @@ from __future__ import annotations
 
 import argparse
 import math
+from array import array
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -28,6 +29,9 @@ WORD_LISTS = {
     "en": ("/usr/share/dict/american-english", "/usr/share/dict/british-english"),
 }
 FORMAT_VERSION = 1
+# Per-state distributions kept by a model: up to 50,000 states of about 100 doubles (some 40 MB;
+# a state's is rebuilt from the n-gram tables when it is needed again after the cache was emptied)
+CACHE_STATES = 50_000
 
 
 class CharNgramLM:
@@ -61,7 +65,7 @@ class CharNgramLM:
         self._index = {c: i + 1 for i, c in enumerate(vocab)}
         self._space = self._index[" "]
         self._mods = [self.base**m for m in range(order)]
-        self._cache: dict[int, list[float]] = {}
+        self._cache: dict[int, array] = {}
         self._unigram = np.full(self.base, unk_logprob, dtype=np.float64)
         self._unigram[ngram_keys[0]] = ngram_logp[0]
         self.start_state = sum(self._space * self.base**m for m in range(order - 1))
@@ -82,7 +86,7 @@ class CharNgramLM:
         """``log P(symbol | state)``; ``state`` encodes the last ``order - 1`` symbols."""
         return self.distribution(state)[symbol]
 
-    def distribution(self, state: int) -> list[float]:
+    def distribution(self, state: int) -> Sequence[float]:
         """``log P(s | state)`` for every symbol ``s`` (index 0: an unknown character), cached per state.
 
         Built from the unigrams up: at each order, the n-grams stored for the context replace the
@@ -106,8 +110,9 @@ class CharNgramLM:
             if hi > lo:
                 logp[keys[lo:hi] - context * base] = self.ngram_logp[k][lo:hi]
         logp[0] = self.unk_logprob
-        out = logp.tolist()
-        if len(self._cache) > 50_000:
+        out = array("d")  # 8 bytes a value (a list would hold a 24-byte float object for each)
+        out.frombytes(logp.tobytes())
+        if len(self._cache) >= CACHE_STATES:
             self._cache.clear()
         self._cache[state] = out
         return out
