@@ -144,6 +144,8 @@ def test_the_cli_takes_a_language_and_refuses_unknown_ones(tmp_path, capsys):
     assert "mathématicien" in capsys.readouterr().out
     assert main(["models"]) == 0
     assert "languages: fr,en" in capsys.readouterr().out
+    assert main(["eval", "--data", str(tmp_path), "--language", "de", "--threads", "1"]) == 2
+    assert "unknown language 'de'" in capsys.readouterr().err
 
 
 def test_the_service_refuses_a_language_its_recognizer_lacks(monkeypatch):
