@@ -96,6 +96,14 @@ def recognizer_languages(name: str | Path = DEFAULT_RECOGNIZER) -> tuple[str, ..
     return tuple(find_model(name).settings.get("languages") or {})
 
 
+def check_recognizer_language(name: str | Path, language: str) -> None:
+    """Raise ``UnknownLanguage`` unless recognizer ``name`` reads ``language`` (``ModelNotFound``
+    when there is no such recognizer), without loading it: for checks made before workers start."""
+    from handocr.recognition.language import check_language
+
+    check_language(language, recognizer_languages(name))
+
+
 def load_recognizer(name: str | Path = DEFAULT_RECOGNIZER, threads: int | None = None):
     """Load a line recognizer by name or folder (backend from its ``model.json``)."""
     spec = find_model(name)

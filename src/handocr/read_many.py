@@ -120,12 +120,11 @@ def read_many(paths: list[Path], job: ReadJob, workers: int = 1) -> Iterator[Fil
         for path in paths:
             yield reader(path)
         return
-    from handocr.models import find_model, recognizer_languages
-    from handocr.recognition.language import check_language
+    from handocr.models import check_recognizer_language, find_model
 
     find_model(job.detector)  # fail here, not in the pool's initializer (which would respawn forever)
     if job.language is not None:
-        check_language(job.language, recognizer_languages(job.recognizer))
+        check_recognizer_language(job.recognizer, job.language)
     else:
         find_model(job.recognizer)
     context = multiprocessing.get_context("spawn")

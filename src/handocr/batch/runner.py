@@ -82,13 +82,13 @@ class ModelReaderFactory:
     def check(self) -> None:
         """Raise :class:`~handocr.errors.ModelNotFound` (or ``UnknownLanguage``) now, in the driver,
         rather than in every actor."""
-        from handocr.models import find_model, recognizer_languages
-        from handocr.recognition.language import check_language
+        from handocr.models import check_recognizer_language, find_model
 
         find_model(self.detector)
-        languages = recognizer_languages(self.recognizer)
         if self.language is not None:
-            check_language(self.language, languages)
+            check_recognizer_language(self.recognizer, self.language)
+        else:
+            find_model(self.recognizer)
 
 
 def output_names(name: str, formats: Sequence[str]) -> list[str]:

@@ -103,7 +103,9 @@ class CtcOnnxRecognizer:
 
     def page_decoder(self, page_log_probs: list[np.ndarray], language: str = AUTO) -> CtcDecoder:
         """The decoder for one page's lines: that of :meth:`page_language`, or the general one."""
-        code = self.page_language(page_log_probs, language)
+        return self._decoder_of(self.page_language(page_log_probs, language))
+
+    def _decoder_of(self, code: str | None) -> CtcDecoder:
         return self.decoder if code is None else self.language_decoders[code]
 
     def log_probs(self, crops: list[np.ndarray]) -> list[np.ndarray]:
@@ -121,13 +123,10 @@ class CtcOnnxRecognizer:
     def recognize(self, crops: list[np.ndarray], language: str = AUTO) -> list[RecognizedLine]:
         """Recognise grayscale uint8 crops ``(h, w)``, the lines of one page, in ``language`` (see
         :meth:`page_decoder`); character spans are in crop pixels."""
-        check_language(language, self.languages)
-        if not crops:
-            return []
+        page_log_probs = self.log_probs(crops)  # none for no crops
+        code = self.page_language(page_log_probs, language)  # checks the language, crops or not
+        decoder = self._decoder_of(code)
         out = []
-        page_log_probs = self.log_probs(crops)
-        code = self.page_language(page_log_probs, language)
-        decoder = self.decoder if code is None else self.language_decoders[code]
         for crop, scores in zip(crops, page_log_probs, strict=True):
             line = self._to_result(decoder(scores), crop.shape, scores.shape[0])
             line.language = code

@@ -48,11 +48,10 @@ def check_language(settings: Settings) -> None:
     """Raise :class:`ServiceConfigError` unless ``HANDOCR_LANGUAGE`` is one the recognizer reads (a
     recognizer that cannot be found is left to the model load, which answers 503 on /readyz)."""
     from handocr.errors import ModelNotFound, UnknownLanguage
-    from handocr.models import DEFAULT_RECOGNIZER, recognizer_languages
-    from handocr.recognition.language import check_language as check
+    from handocr.models import DEFAULT_RECOGNIZER, check_recognizer_language
 
     try:
-        check(settings.language, recognizer_languages(settings.recognizer or DEFAULT_RECOGNIZER))
+        check_recognizer_language(settings.recognizer or DEFAULT_RECOGNIZER, settings.language)
     except ModelNotFound:
         return
     except UnknownLanguage as exc:
