@@ -65,9 +65,12 @@ class CharNgramLM:
         self._index = {c: i + 1 for i, c in enumerate(vocab)}
         self._space = self._index[" "]
         self._mods = [self.base**m for m in range(order)]
-        self._cache: dict[int, array] = {}
-        self._unigram = np.full(self.base, unk_logprob, dtype=np.float64)
-        self._unigram[ngram_keys[0]] = ngram_logp[0]
+        self._cache: dict[int, array] = {}  # order k's distribution by base**k + its context
+        self._stopped: set[int] = set()  # keys of contexts never seen (the climb ends there)
+        unigram = np.full(self.base, unk_logprob, dtype=np.float64)
+        unigram[ngram_keys[0]] = ngram_logp[0]
+        unigram[0] = unk_logprob
+        self._unigram = array("d", unigram.tobytes())
         self.start_state = sum(self._space * self.base**m for m in range(order - 1))
 
     # -- queries -----------------------------------------------------------------------------
@@ -87,34 +90,53 @@ class CharNgramLM:
         return self.distribution(state)[symbol]
 
     def distribution(self, state: int) -> Sequence[float]:
-        """``log P(s | state)`` for every symbol ``s`` (index 0: an unknown character), cached per state.
+        """``log P(s | state)`` for every symbol ``s`` (index 0: an unknown character), cached.
 
         Built from the unigrams up: at each order, the n-grams stored for the context replace the
-        lower order's values, which the others keep plus the context's backoff weight.
+        lower order's values, which the others keep plus the context's backoff weight; the first
+        context never seen ends the climb. Each order's distribution is cached by its own context
+        (the last ``k`` symbols), so a new state usually costs one order's work on top of a shorter
+        context that many states share, not the whole climb.
         """
-        cached = self._cache.get(state)
+        top = self.order - 1
+        cached = self._cache.get(self._mods[top] + state) if top else None
+        return cached if cached is not None else self._level(top, state)
+
+    def _level(self, k: int, context: int) -> array:
+        """The distribution after orders ``1..k`` for ``context`` (the last ``k`` symbols)."""
+        if k == 0:
+            return self._unigram
+        key = self._mods[k] + context  # contexts of length k lie in [0, base**k): keys never collide
+        cached = self._cache.get(key)
         if cached is not None:
             return cached
-        base = self.base
-        logp = self._unigram.copy()
-        for k in range(1, self.order):
-            context = state % self._mods[k]
+        shorter = context % self._mods[k - 1]
+        lower = self._level(k - 1, shorter)
+        if k > 1 and self._mods[k - 1] + shorter in self._stopped:
+            out, stopped = lower, True  # an order below was never seen: no longer context is stored either
+        else:
+            base = self.base
             keys = self.ngram_keys[k]
             lo, hi = np.searchsorted(keys, (context * base, context * base + base)).tolist()
             ctx_keys = self.context_keys[k]
             j = int(np.searchsorted(ctx_keys, context))
             bow = float(self.backoff[k][j]) if j < len(ctx_keys) and ctx_keys[j] == context else 0.0
-            if lo == hi and bow == 0.0:  # an unseen context: no longer one is stored either
-                break
-            logp += bow
-            if hi > lo:
-                logp[keys[lo:hi] - context * base] = self.ngram_logp[k][lo:hi]
-        logp[0] = self.unk_logprob
-        out = array("d")  # 8 bytes a value (a list would hold a 24-byte float object for each)
-        out.frombytes(logp.tobytes())
+            stopped = lo == hi and bow == 0.0
+            if stopped:
+                out = lower
+            else:
+                logp = np.frombuffer(lower, dtype=np.float64) + bow
+                if hi > lo:
+                    logp[keys[lo:hi] - context * base] = self.ngram_logp[k][lo:hi]
+                logp[0] = self.unk_logprob
+                out = array("d")  # 8 bytes a value (a list would hold a 24-byte float object for each)
+                out.frombytes(logp.tobytes())
         if len(self._cache) >= CACHE_STATES:
             self._cache.clear()
-        self._cache[state] = out
+            self._stopped.clear()
+        self._cache[key] = out
+        if stopped:
+            self._stopped.add(key)
         return out
 
     def log_prob_backoff(self, state: int, symbol: int) -> float:
