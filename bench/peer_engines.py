@@ -22,11 +22,15 @@ DEFAULT_TESS_LANG = {"copiste": "fra", "hooker": "eng"}
 class HandocrSystem:
     """handocr's pipeline (page mode) and its recognizer alone (line mode)."""
 
-    def __init__(self, threads: int) -> None:
+    def __init__(self, threads: int, recognizer: str | None = None) -> None:
+        """The shipped models, or ``recognizer`` (a model name or folder; the system is then named
+        ``handocr:RECOGNIZER``, to sit beside the default in one run)."""
         from handocr.pipeline import Reader
 
-        self.reader = Reader.load(threads=threads)
-        self.name = "handocr"
+        self.reader = (
+            Reader.load(threads=threads) if recognizer is None else Reader.load(recognizer=recognizer, threads=threads)
+        )
+        self.name = "handocr" if recognizer is None else f"handocr:{recognizer}"
         self.config = {"threads": threads, "models": self.reader.models.model_dump()}
 
     def read_page(self, data: bytes, path: Path, set_name: str) -> str:

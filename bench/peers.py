@@ -285,20 +285,26 @@ def build_systems(args: Any, threads: int) -> list[Any]:
     for name in split_list(args.systems):
         if name == "handocr":
             systems.append(HandocrSystem(threads))
+        elif name.startswith("handocr:"):  # another recognizer beside the default, e.g. handocr:line-recognizer-crnn
+            systems.append(HandocrSystem(threads, recognizer=name.split(":", 1)[1]))
         elif name == "tesseract":
             if args.mode == "pages":
                 systems.extend(TesseractSystem(int(p), parse_languages(args.tess_lang)) for p in split_list(args.psm))
         elif name == "rapidocr":
             systems.append(RapidOcrSystem(threads, use_cls=args.rapidocr_cls))
         else:
-            raise SystemExit(f"unknown system {name!r} (handocr, tesseract, rapidocr)")
+            raise SystemExit(f"unknown system {name!r} (handocr, handocr:RECOGNIZER, tesseract, rapidocr)")
     return systems
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = base_parser(__doc__.splitlines()[0])
     parser.add_argument("--mode", choices=("pages", "lines"), default="pages")
-    parser.add_argument("--systems", default="handocr,tesseract,rapidocr", help="systems to compare")
+    parser.add_argument(
+        "--systems",
+        default="handocr,tesseract,rapidocr",
+        help="systems to compare (handocr:NAME: handocr with recognizer NAME)",
+    )
     parser.add_argument("--psm", default="3,4,6", help="Tesseract page segmentation modes to try (each is a row)")
     parser.add_argument("--tess-lang", default="", help="SET=LANG overrides (default copiste=fra,hooker=eng)")
     parser.add_argument("--rapidocr-cls", action="store_true", help="turn RapidOCR's angle classifier on")

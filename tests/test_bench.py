@@ -159,6 +159,20 @@ def test_ratios_use_the_best_tesseract_psm() -> None:
     assert ratios(per, stat="p95")["handocr/tesseract"] == 0.5
 
 
+def test_another_recognizer_runs_beside_the_default_under_its_own_name() -> None:
+    from types import SimpleNamespace
+
+    from bench.peers import build_systems
+
+    args = SimpleNamespace(systems="handocr,handocr:line-recognizer-crnn", mode="lines", rapidocr_cls=False)
+    default, other = build_systems(args, threads=1)
+    assert (default.name, other.name) == ("handocr", "handocr:line-recognizer-crnn")
+    assert other.config["models"]["recognizer"]["name"] == "handocr-line-recognizer-crnn"
+    assert default.config["models"]["recognizer"]["name"] == "handocr-line-recognizer"
+    with pytest.raises(SystemExit, match="handocr:RECOGNIZER"):
+        build_systems(SimpleNamespace(systems="nothing", mode="lines"), threads=1)
+
+
 # -- open-loop schedule and load verdict ---------------------------------------------------------
 
 

@@ -102,6 +102,22 @@ def add_training_commands(sub: argparse._SubParsersAction) -> None:
                 f"them, as the reader does (default {MIN_LINE_HEIGHT}; 0: cut every box as annotated)",
             )
             p.add_argument(
+                "--teacher",
+                metavar="NAME",
+                help="distil from this CTC recognizer (a model name or folder, e.g. line-recognizer): the "
+                "student also learns its per-frame posteriors; the geometries must line up (for crnn-v1 "
+                "under ppocrv6-small: --width-scale 0.75)",
+            )
+            p.add_argument(
+                "--distill-weight", type=float, default=1.0, help="weight of the distillation term (default 1)"
+            )
+            p.add_argument(
+                "--distill-share",
+                type=float,
+                default=0.5,
+                help="share of batches distilled (crops only recoloured, blurred or noised; default 0.5)",
+            )
+            p.add_argument(
                 "--install",
                 metavar="NAME",
                 help="export the best model to a model folder NAME (in HANDOCR_MODELS or models/) with a model card",
@@ -191,6 +207,8 @@ def _train_recognizer(args: argparse.Namespace, pages: list) -> Path:
         raise HandocrError(f"--width-scale must be between {low} and {high}, not {args.width_scale}")
     if not 0 <= args.min_line_height <= 1.5:
         raise HandocrError(f"--min-line-height must be between 0 and 1.5, not {args.min_line_height}")
+    if args.teacher and not (0 < args.distill_share <= 1 and args.distill_weight > 0):
+        raise HandocrError("--distill-share must be in (0, 1] and --distill-weight above 0")
     synth_pages = load_pages(args.synth, "train", prefer="pages") if args.synth else []
     if args.synth and not synth_pages:
         raise HandocrError(f"no generated pages in the train split of {', '.join(map(str, args.synth))}")
@@ -215,6 +233,9 @@ def _train_recognizer(args: argparse.Namespace, pages: list) -> Path:
         synth_ratio=args.synth_ratio if synth_pages else 0.0,
         width_scale=args.width_scale or (init.width_scale if init is not None else 1.0),
         min_line_height=args.min_line_height,
+        teacher=args.teacher,
+        distill_weight=args.distill_weight,
+        distill_share=args.distill_share,
     )
     trainer = RecognizerTrainer(pages, config, init=init, synth_pages=synth_pages)
     if args.resume and trainer.resume():
@@ -236,6 +257,7 @@ def _train_recognizer(args: argparse.Namespace, pages: list) -> Path:
             "synth_lines": len(trainer.synth_samples),
             "width_scale": config.width_scale,
             "min_line_height": config.min_line_height,
+            "teacher": config.teacher,
             "holdout_lines": len(trainer.holdout_samples),
             "charset_added": trainer.charset.characters[len(base) :] if base else "",
         }

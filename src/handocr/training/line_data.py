@@ -98,6 +98,17 @@ def augment(sample: LineSample, rng: random.Random) -> np.ndarray:
         )
     scale = rng.uniform(0.75, 1.25)
     image = image.resize((max(8, int(image.width * scale)), h), Image.BILINEAR)
+    return _ink_and_noise(image, rng)
+
+
+def augment_in_place(sample: LineSample, rng: random.Random) -> np.ndarray:
+    """:func:`base_crop` with stroke width, blur, contrast and noise perturbed: no pixel moves, so the
+    crop keeps its columns (for distillation, where a teacher's frames must still line up)."""
+    return _ink_and_noise(Image.fromarray(base_crop(sample)), rng)
+
+
+def _ink_and_noise(image: Image.Image, rng: random.Random) -> np.ndarray:
+    """Thicker or thinner ink, blur, contrast and noise, each at random."""
     r = rng.random()
     if r < 0.15:
         image = image.filter(ImageFilter.MinFilter(3))  # thicker ink

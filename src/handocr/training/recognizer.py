@@ -23,8 +23,9 @@ from handocr.recognition.charset import Charset
 from handocr.recognition.ctc import greedy_decode
 from handocr.recognition.preprocess import normalise_line, pad_batch
 from handocr.training.architectures import CRNN_V1, Architecture, get_architecture
+from handocr.training.distill import check_geometry, distillation_loss, load_teacher, teacher_posteriors
 from handocr.training.finetune import WEIGHTS_FILE, InitialWeights, adapt_classifier, extend_charset, save_weights
-from handocr.training.line_data import LineSample, augment, base_crop, cut_lines
+from handocr.training.line_data import LineSample, augment, augment_in_place, base_crop, cut_lines
 from handocr.training.offline import set_torch_threads
 
 
@@ -53,6 +54,9 @@ class RecognizerTrainConfig:
     synth_ratio: float = 0.0  # share of synthetic lines in each epoch (when synthetic pages are given)
     width_scale: float = 1.0  # lines are read squeezed to this share of their width (model.json width_scale)
     min_line_height: float = 0.0  # thin line boxes grown to this share of the page's median (see cut_lines)
+    teacher: str | None = None  # a recognizer to distil from (see handocr.training.distill)
+    distill_weight: float = 1.0  # weight of the distillation term beside the CTC loss
+    distill_share: float = 0.5  # share of batches that are distillation batches (crops with no pixel moved)
 
 
 def split_holdout(pages: list[PageRecord], fraction: float, seed: int) -> tuple[list[PageRecord], list[PageRecord]]:
@@ -165,6 +169,10 @@ class RecognizerTrainer:
         self.step, self.epoch, self.elapsed, self.best_cer = 0, 0, 0.0, float("inf")
         self.history: list[dict] = []
         self.bad_evals = 0
+        self.teacher = load_teacher(config.teacher, config.threads) if config.teacher else None
+        if self.teacher is not None:
+            check_geometry(self.teacher, self.arch.line_height, self.arch.downsample, config.width_scale)
+        self.teacher_targets: list[np.ndarray] = []
 
     def _build(self, state: dict | None, state_charset: Charset) -> None:
         """A fresh model and optimiser for ``self.charset``, loading ``state`` (trained with ``state_charset``)."""
@@ -204,6 +212,14 @@ class RecognizerTrainer:
         known = set(self.charset.characters)
         lines = self._cached("synth_lines.pkl", lambda: cut_lines(pages, self.config.min_line_height))
         return [s for s in lines if s.text and set(s.text) <= known]
+
+    def _load_teacher_targets(self) -> list[np.ndarray]:
+        """The teacher's posteriors of every training line (base crops), for the current charset:
+        computed once per run folder and charset, then read from ``out_dir``."""
+        assert self.teacher is not None
+        key = f"{Path(str(self.config.teacher)).name}-{len(self.charset.characters)}"
+        crops = [base_crop(s) for s in self.train_samples]
+        return self._cached(f"teacher-{key}.pkl", lambda: teacher_posteriors(self.teacher, crops, self.charset))
 
     @property
     def synth_per_epoch(self) -> int:
@@ -296,6 +312,9 @@ class RecognizerTrainer:
         writer = SummaryWriter(str(self.out / "tb"))
         steps_per_epoch = math.ceil((len(self.train_samples) + self.synth_per_epoch) / self.config.batch)
         last_ckpt = last_eval = time.monotonic()
+        if self.teacher is not None and not self.teacher_targets:
+            self.teacher_targets = self._load_teacher_targets()
+        real = len(self.train_samples)  # epoch lines below this index are real lines, with teacher targets
         if self.init_source != "scratch" and not self.history:
             self._eval_and_keep(writer, initial=True)
         self.model.train()
@@ -304,15 +323,23 @@ class RecognizerTrainer:
             for batch_idx in width_batches(epoch, self.config.batch, self.rng):
                 t0 = time.monotonic()
                 samples = [epoch[i] for i in batch_idx]
-                arrays = [self.to_input(augment(s, self.rng)) for s in samples]
+                distil = bool(self.teacher_targets) and self.rng.random() < self.config.distill_share
+                perturb = augment_in_place if distil else augment
+                arrays = [self.to_input(perturb(s, self.rng)) for s in samples]
                 texts = [s.text for s in samples]
                 images, in_lens, targets, tgt_lens = _tensors(arrays, texts, self.charset, self.arch.downsample)
                 for group in self.optimizer.param_groups:
                     progress = self._progress(steps_per_epoch)
                     group["lr"] = self.config.lr * _lr_factor(progress, self.step, self.config.warmup_steps)
                 images = images.to(self.device)
-                log_probs = torch.log_softmax(self.model(images), dim=-1).permute(1, 0, 2).float().cpu()
-                loss = self.ctc(log_probs, targets, in_lens, tgt_lens)
+                scores = torch.log_softmax(self.model(images), dim=-1).float().cpu()
+                loss = self.ctc(scores.permute(1, 0, 2), targets, in_lens, tgt_lens)
+                distill = None
+                if distil:
+                    wanted = [self.teacher_targets[i] if i < real else None for i in batch_idx]
+                    distill = distillation_loss(scores, in_lens, wanted)
+                    if distill is not None:
+                        loss = loss + self.config.distill_weight * distill
                 self.optimizer.zero_grad()
                 loss.backward()
                 nn.utils.clip_grad_norm_(self.model.parameters(), 5.0)
@@ -322,6 +349,8 @@ class RecognizerTrainer:
                 if self.step % 20 == 0:
                     writer.add_scalar("train/loss", loss.item(), self.step)
                     writer.add_scalar("train/lr", self.optimizer.param_groups[0]["lr"], self.step)
+                    if distill is not None:
+                        writer.add_scalar("train/distill", distill.item(), self.step)
                     print(
                         f"epoch {self.epoch} step {self.step} loss {loss.item():.3f} "
                         f"elapsed {self.elapsed / 60:.1f} min",

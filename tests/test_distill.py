@@ -1,0 +1,142 @@
+"""Distillation: a student recognizer learns the teacher's per-frame posteriors beside its CTC loss."""
+
+from __future__ import annotations
+
+import argparse
+import pickle
+import random
+import shutil
+from pathlib import Path
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+
+pytest.importorskip("torch")
+
+import torch
+
+from handocr.errors import HandocrError
+from handocr.recognition.charset import Charset
+from handocr.training.distill import check_geometry, class_map, distillation_loss, load_teacher, teacher_posteriors
+from handocr.training.line_data import LineSample, augment_in_place, base_crop
+
+SHARED_HOOKER = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "real" / "hooker"
+
+
+@pytest.fixture(scope="module")
+def two_page_set(tmp_path_factory) -> Path:
+    """Two hooker pages copied into a folder of their own."""
+    if not SHARED_HOOKER.is_dir():
+        pytest.skip("../shared/data/real is not beside the checkout")
+    from handocr.datasets import DatasetFolder
+
+    root = tmp_path_factory.mktemp("two") / "set"
+    (root / "page").mkdir(parents=True)
+    for page in list(DatasetFolder(SHARED_HOOKER).pages("train"))[:2]:
+        shutil.copy(page.image_path, root / page.image_path.name)
+        shutil.copy(SHARED_HOOKER / "page" / f"{page.stem}.xml", root / "page" / f"{page.stem}.xml")
+    return root
+
+
+def test_the_student_geometry_must_line_up_with_the_teacher():
+    teacher = load_teacher("line-recognizer", threads=1)  # PP-OCRv6: 48 rows, 8 columns a frame
+    assert teacher.crop_trim == 0.0  # training crops are read as cut
+    check_geometry(teacher, height=32, downsample=4, width_scale=0.75)
+    check_geometry(teacher, height=48, downsample=8, width_scale=1.0)
+    with pytest.raises(HandocrError, match=r"--width-scale 0\.75"):
+        check_geometry(teacher, height=32, downsample=4, width_scale=1.0)
+
+
+def test_teacher_classes_are_reordered_to_the_student_charset():
+    teacher_charset, student_charset = Charset("abc"), Charset("cbx")
+    assert class_map(teacher_charset, student_charset).tolist() == [0, 3, 2, -1]
+    scores = np.log(np.array([[0.7, 0.1, 0.15, 0.05], [0.1, 0.2, 0.3, 0.4]], dtype=np.float32))
+    teacher = SimpleNamespace(charset=teacher_charset, log_probs=lambda crops: [scores for _ in crops])
+    (mapped,) = teacher_posteriors(teacher, [np.zeros((4, 4), np.uint8)], student_charset)
+    assert mapped.dtype == np.float16 and mapped.shape == (2, 4)
+    np.testing.assert_allclose(mapped[:, :3], scores[:, [0, 3, 2]], atol=1e-2)  # blank, 'c', 'b'
+    assert (mapped[:, 3] == -30).all()  # 'x': the teacher has no such character
+
+
+def _log_softmax(logits: np.ndarray) -> np.ndarray:
+    return torch.log_softmax(torch.from_numpy(logits), dim=-1).numpy()
+
+
+def test_the_distillation_loss_is_the_per_frame_kl_divergence():
+    rng = np.random.default_rng(0)
+    teacher = _log_softmax(rng.normal(size=(6, 5)).astype(np.float32))
+    same = torch.from_numpy(teacher.copy())[None].requires_grad_()
+    assert distillation_loss(same, torch.tensor([6]), [teacher.astype(np.float16)]).item() == pytest.approx(0, abs=1e-3)
+    other = torch.from_numpy(_log_softmax(rng.normal(size=(1, 6, 5)).astype(np.float32))).requires_grad_()
+    loss = distillation_loss(other, torch.tensor([6]), [teacher])
+    p = np.exp(teacher)
+    expected = (p * (teacher - other.detach().numpy()[0])).sum() / 6
+    assert loss.item() == pytest.approx(expected, rel=1e-5) and loss.item() > 0
+    loss.backward()
+    assert other.grad is not None and other.grad.abs().sum() > 0
+
+
+def test_lines_without_a_teacher_or_out_of_step_are_left_out():
+    rng = np.random.default_rng(1)
+    student = torch.from_numpy(_log_softmax(rng.normal(size=(3, 10, 4)).astype(np.float32)))
+    teacher = _log_softmax(rng.normal(size=(10, 4)).astype(np.float32))
+    frames = torch.tensor([10, 10, 10])
+    one = distillation_loss(student[:1], frames[:1], [teacher])
+    mixed = distillation_loss(student, frames, [teacher, None, teacher[:5]])  # a generated line; 5 frames off
+    assert mixed.item() == pytest.approx(one.item())
+    near = distillation_loss(student[:1], frames[:1], [teacher[:9]])  # one frame of rounding: compared over 9
+    assert near is not None
+    assert distillation_loss(student, frames, [None, None, teacher[:2]]) is None
+
+
+def test_augmenting_in_place_moves_no_column():
+    gray = np.full((64, 300), 230, np.uint8)
+    gray[20:44, 40:260:9] = 30
+    sample = LineSample(gray, "text", margin_px=8)
+    rng = random.Random(3)
+    for _ in range(20):
+        assert augment_in_place(sample, rng).shape == base_crop(sample).shape
+
+
+def test_a_distilled_run_caches_the_teacher_and_trains(two_page_set, tmp_path):
+    from handocr.datasets import load_pages
+    from handocr.training.recognizer import RecognizerTrainConfig, RecognizerTrainer
+
+    config = RecognizerTrainConfig(
+        out_dir=tmp_path / "run",
+        max_steps=2,
+        batch=4,
+        holdout_fraction=0.5,
+        width_scale=0.75,
+        teacher="line-recognizer",
+        distill_share=1.0,
+    )
+    trainer = RecognizerTrainer(load_pages([two_page_set], None), config)
+    assert trainer.train().is_file() and trainer.step == 2
+    (cache,) = (tmp_path / "run").glob("teacher-*.pkl")
+    targets = pickle.loads(cache.read_bytes())
+    assert len(targets) == len(trainer.train_samples)
+    classes = trainer.charset.num_classes
+    for sample, target in zip(trainer.train_samples, targets, strict=True):
+        frames = trainer.to_input(base_crop(sample)).shape[1] // 4  # the student's own frames
+        assert target.shape[1] == classes and abs(target.shape[0] - frames) <= 1
+        assert np.allclose(np.exp(target.astype(np.float32)).sum(axis=1), 1.0, atol=0.02)
+
+
+def _train_cli(argv: list[str]) -> int:
+    from handocr.training_cli import add_training_commands
+
+    parser = argparse.ArgumentParser(prog="handocr")
+    add_training_commands(parser.add_subparsers(dest="command", required=True))
+    args = parser.parse_args(argv)
+    return args.func(args)
+
+
+def test_the_command_line_refuses_a_student_out_of_step(two_page_set, tmp_path, capsys):
+    run = ["train", "recognizer", "--data", str(two_page_set), "--split", "all", "--max-steps", "1", "--batch", "4"]
+    run += ["--holdout", "0.5", "--teacher", "line-recognizer", "--out", str(tmp_path / "run")]
+    assert _train_cli(run) == 2  # crnn-v1 at its full width reads 4 frames for the teacher's 3
+    assert "--width-scale 0.75" in capsys.readouterr().err
+    assert _train_cli([*run, "--width-scale", "0.75", "--distill-share", "0"]) == 2
+    assert _train_cli([*run, "--teacher", "no-such-model", "--width-scale", "0.75"]) == 2
