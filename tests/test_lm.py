@@ -56,6 +56,26 @@ def test_the_distribution_cache_is_bounded_and_compact(monkeypatch):
     assert again == first
 
 
+def test_a_tiny_cache_gives_the_same_distributions_as_a_large_one(monkeypatch):
+    """Each order's distribution is cached by its own context; emptying the cache in the middle of
+    a climb (a cap of 3) must change no value, whatever order the states come in."""
+    from handocr.recognition import lm as lm_module
+
+    def model() -> CharNgramLM:
+        return build_char_lm(WORDS, TEXTS, order=6, min_counts=(1, 1, 2, 2, 2, 3), min_char_count=1)
+
+    large = model()
+    states = [large.state_of(text[:end]) for text in [*TEXTS, "zzq the chat"] for end in range(len(text) + 1)]
+    expected = [list(large.distribution(state)) for state in states]
+    monkeypatch.setattr(lm_module, "CACHE_STATES", 3)
+    tiny = model()
+    for _ in range(2):  # the second pass finds some orders cached, others emptied
+        assert [list(tiny.distribution(state)) for state in states[::-1]] == expected[::-1]
+    for state, values in zip(states, expected, strict=True):
+        backoff = [tiny.log_prob_backoff(state, symbol) for symbol in range(len(tiny.vocab) + 1)]
+        assert values == pytest.approx(backoff, abs=1e-6)
+
+
 def test_prefers_known_words(lm):
     assert lm.score("the cat") > lm.score("teh cta")
     assert lm.log_prob("chie", "n") > lm.log_prob("chie", "x")

@@ -29,7 +29,7 @@ WORD_LISTS = {
     "en": ("/usr/share/dict/american-english", "/usr/share/dict/british-english"),
 }
 FORMAT_VERSION = 1
-# Per-state distributions kept by a model: up to 50,000 states of about 100 doubles (some 40 MB;
+# Distributions kept by a model (of any order, by context): up to 50,000 of about 100 doubles (some 40 MB;
 # a state's is rebuilt from the n-gram tables when it is needed again after the cache was emptied)
 CACHE_STATES = 50_000
 
