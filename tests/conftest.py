@@ -38,6 +38,24 @@ def write_generated_pages(root: Path, pages: int, seed: int, long_side: int) -> 
     return root
 
 
+@pytest.fixture(scope="module")
+def two_page_set(tmp_path_factory) -> Path:
+    """Two hooker ``train`` pages copied into a folder of their own (PAGE-XML beside images, no split file)."""
+    hooker = SHARED_REAL / "hooker"
+    if not hooker.is_dir():
+        pytest.skip("../shared/data/real is not beside the checkout")
+    import shutil
+
+    from handocr.datasets import DatasetFolder
+
+    root = tmp_path_factory.mktemp("two") / "set"
+    (root / "page").mkdir(parents=True)
+    for page in list(DatasetFolder(hooker).pages("train"))[:2]:
+        shutil.copy(page.image_path, root / page.image_path.name)
+        shutil.copy(hooker / "page" / f"{page.stem}.xml", root / "page" / f"{page.stem}.xml")
+    return root
+
+
 @pytest.fixture
 def page_image() -> Image.Image:
     """A 400x300 page with three ink bars."""

@@ -5,8 +5,6 @@ from __future__ import annotations
 import argparse
 import pickle
 import random
-import shutil
-from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
@@ -20,23 +18,6 @@ from handocr.errors import HandocrError
 from handocr.recognition.charset import Charset
 from handocr.training.distill import check_geometry, class_map, distillation_loss, load_teacher, teacher_posteriors
 from handocr.training.line_data import LineSample, augment_in_place, base_crop
-
-SHARED_HOOKER = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "real" / "hooker"
-
-
-@pytest.fixture(scope="module")
-def two_page_set(tmp_path_factory) -> Path:
-    """Two hooker pages copied into a folder of their own."""
-    if not SHARED_HOOKER.is_dir():
-        pytest.skip("../shared/data/real is not beside the checkout")
-    from handocr.datasets import DatasetFolder
-
-    root = tmp_path_factory.mktemp("two") / "set"
-    (root / "page").mkdir(parents=True)
-    for page in list(DatasetFolder(SHARED_HOOKER).pages("train"))[:2]:
-        shutil.copy(page.image_path, root / page.image_path.name)
-        shutil.copy(SHARED_HOOKER / "page" / f"{page.stem}.xml", root / "page" / f"{page.stem}.xml")
-    return root
 
 
 def test_the_student_geometry_must_line_up_with_the_teacher():

@@ -18,23 +18,6 @@ import torch
 from conftest import write_generated_pages
 from handocr.recognition.charset import Charset
 
-SHARED_HOOKER = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "real" / "hooker"
-
-
-@pytest.fixture(scope="module")
-def two_page_set(tmp_path_factory) -> Path:
-    """Two hooker pages copied into a folder of their own (PAGE-XML beside images, no split file)."""
-    if not SHARED_HOOKER.is_dir():
-        pytest.skip("../shared/data/real is not beside the checkout")
-    from handocr.datasets import DatasetFolder
-
-    root = tmp_path_factory.mktemp("two") / "set"
-    (root / "page").mkdir(parents=True)
-    for page in list(DatasetFolder(SHARED_HOOKER).pages("train"))[:2]:
-        shutil.copy(page.image_path, root / page.image_path.name)
-        shutil.copy(SHARED_HOOKER / "page" / f"{page.stem}.xml", root / "page" / f"{page.stem}.xml")
-    return root
-
 
 @pytest.fixture(scope="module")
 def base_model(two_page_set, tmp_path_factory) -> Path:
