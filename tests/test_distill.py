@@ -114,10 +114,16 @@ def _train_cli(argv: list[str]) -> int:
     return args.func(args)
 
 
-def test_the_command_line_refuses_a_student_out_of_step(two_page_set, tmp_path, capsys):
+def test_the_command_line_refuses_a_student_out_of_step(two_page_set, tmp_path, capsys, monkeypatch):
     run = ["train", "recognizer", "--data", str(two_page_set), "--split", "all", "--max-steps", "1", "--batch", "4"]
     run += ["--holdout", "0.5", "--teacher", "line-recognizer", "--out", str(tmp_path / "run")]
     assert _train_cli(run) == 2  # crnn-v1 at its full width reads 4 frames for the teacher's 3
     assert "--width-scale 0.75" in capsys.readouterr().err
     assert _train_cli([*run, "--width-scale", "0.75", "--distill-share", "0"]) == 2
     assert _train_cli([*run, "--teacher", "no-such-model", "--width-scale", "0.75"]) == 2
+    models = tmp_path / "models"
+    models.mkdir()
+    monkeypatch.setenv("HANDOCR_MODELS", str(models))
+    assert _train_cli([*run, "--width-scale", "0.75", "--install", "student"]) == 0
+    assert "| distilled from | line-recognizer |" in (models / "student" / "README.md").read_text()
+    assert len(list((tmp_path / "run").glob("teacher-handocr-line-recognizer-*.pkl"))) == 1

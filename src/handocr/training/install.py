@@ -49,7 +49,8 @@ def install_recognizer(checkpoint: Path, name: str, summary: dict[str, Any]) -> 
     ``summary`` holds ``init`` (what training started from), ``cer_before``, ``cer_after`` (holdout
     CER, fractions), ``steps``, ``minutes``, ``data`` (folders), ``split``, ``train_lines``,
     ``holdout_lines``, ``charset_added`` (characters added to the charset) and, when generated pages
-    were mixed in, ``synth`` (folders), ``synth_ratio`` and ``synth_lines``; ``width_scale`` (the
+    were mixed in, ``synth`` (folders), ``synth_ratio`` and ``synth_lines``; ``teacher`` (the
+    recognizer distilled from, if any); ``width_scale`` (the
     share of their width lines are read at, as trained) goes into ``model.json``.
     """
     from handocr.training.recognizer import export_recognizer
@@ -79,6 +80,8 @@ def model_card(name: str, summary: dict[str, Any]) -> str:
     data = ", ".join(str(d) for d in summary.get("data", [])) or "?"
     added = summary.get("charset_added") or ""
     synth = ", ".join(str(d) for d in summary.get("synth", []))
+    teacher = summary.get("teacher")
+    teacher_row = f"| distilled from | {teacher} |\n" if teacher else ""
     synth_row = (
         f"| synthetic lines | {summary.get('synth_lines', '?')} from {synth}, "
         f"{summary.get('synth_ratio', 0):.0%} of each epoch |\n"
@@ -92,7 +95,7 @@ def model_card(name: str, summary: dict[str, Any]) -> str:
 | started from | {summary.get("init", "scratch")} |
 | data | {data} (split `{summary.get("split", "train")}`) |
 | lines | {summary.get("train_lines", "?")} for training, {summary.get("holdout_lines", "?")} held out (by page) |
-{synth_row}| steps | {summary.get("steps", "?")} ({summary.get("minutes", 0):.1f} min of training) |
+{synth_row}{teacher_row}| steps | {summary.get("steps", "?")} ({summary.get("minutes", 0):.1f} min of training) |
 | holdout CER before | {_fmt(summary.get("cer_before"))} |
 | holdout CER after | {_fmt(summary.get("cer_after"))} |
 | characters added | {repr(added) if added else "none"} |

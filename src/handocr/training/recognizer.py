@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import pickle
@@ -215,9 +216,11 @@ class RecognizerTrainer:
 
     def _load_teacher_targets(self) -> list[np.ndarray]:
         """The teacher's posteriors of every training line (base crops), for the current charset:
-        computed once per run folder and charset, then read from ``out_dir``."""
+        computed once per run folder, teacher (name and version) and charset, then read from
+        ``out_dir``."""
         assert self.teacher is not None
-        key = f"{Path(str(self.config.teacher)).name}-{len(self.charset.characters)}"
+        charset = hashlib.sha1(self.charset.characters.encode("utf-8")).hexdigest()[:8]
+        key = f"{self.teacher.info.name}-{self.teacher.info.version}-{charset}"
         crops = [base_crop(s) for s in self.train_samples]
         return self._cached(f"teacher-{key}.pkl", lambda: teacher_posteriors(self.teacher, crops, self.charset))
 
