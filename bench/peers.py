@@ -139,15 +139,16 @@ def _nan_last(value: float) -> float:
 
 
 def ratios(per_system: dict[str, dict[str, Any]], metric: str = "ms", stat: str = "median") -> dict[str, float]:
-    """handocr's time over each peer's (best Tesseract psm, RapidOCR); ``< 1`` means handocr is faster."""
-    ours = per_system.get("handocr")
+    """Each handocr system's time (``handocr``, ``handocr:NAME``) over each peer's (best Tesseract
+    psm, RapidOCR), labelled ``SYSTEM/tesseract`` and ``SYSTEM/rapidocr``; ``< 1`` means handocr is faster."""
     out: dict[str, float] = {}
-    if ours is None:
-        return out
     best = best_tesseract(per_system)
-    for label, name in (("handocr/tesseract", best), ("handocr/rapidocr", "rapidocr")):
-        if name in per_system:
-            out[label] = safe_ratio(ours[metric][stat], per_system[name][metric][stat])
+    for system, ours in per_system.items():
+        if system != "handocr" and not system.startswith("handocr:"):
+            continue
+        for peer, name in (("tesseract", best), ("rapidocr", "rapidocr")):
+            if name in per_system:
+                out[f"{system}/{peer}"] = safe_ratio(ours[metric][stat], per_system[name][metric][stat])
     return out
 
 

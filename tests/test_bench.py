@@ -157,6 +157,9 @@ def test_ratios_use_the_best_tesseract_psm() -> None:
     assert best_tesseract(per) == "tesseract-psm6"
     assert ratios(per) == {"handocr/tesseract": 0.5, "handocr/rapidocr": 0.1}
     assert ratios(per, stat="p95")["handocr/tesseract"] == 0.5
+    per["handocr:line-recognizer-fast"] = _system(50, 0.3)
+    assert ratios(per)["handocr:line-recognizer-fast/rapidocr"] == 0.05
+    assert ratios(per)["handocr:line-recognizer-fast/tesseract"] == 0.25 and len(ratios(per)) == 4
 
 
 def test_another_recognizer_runs_beside_the_default_under_its_own_name() -> None:
