@@ -14,6 +14,7 @@ pytest.importorskip("torch")
 
 import torch
 
+from conftest import SHARED_REAL
 from handocr.errors import HandocrError
 from handocr.recognition.charset import Charset
 from handocr.training.distill import check_geometry, class_map, distillation_loss, load_teacher, teacher_posteriors
@@ -127,3 +128,27 @@ def test_the_command_line_refuses_a_student_out_of_step(two_page_set, tmp_path, 
     assert _train_cli([*run, "--width-scale", "0.75", "--install", "student"]) == 0
     assert "| distilled from | line-recognizer |" in (models / "student" / "README.md").read_text()
     assert len(list((tmp_path / "run").glob("teacher-handocr-line-recognizer-*.pkl"))) == 1
+
+
+def test_the_shipped_fast_recognizer_lines_up_with_its_teacher_and_reads():
+    from handocr.models import load_recognizer
+
+    fast = load_recognizer("line-recognizer-fast", threads=1)
+    assert (fast.width_scale, fast.crop_trim, fast.decoder.method) == (0.75, 0.13, "greedy")
+    check_geometry(load_teacher("line-recognizer", threads=1), fast.height, fast.downsample, fast.width_scale)
+    copiste = SHARED_REAL / "copiste"
+    if not copiste.is_dir():
+        pytest.skip("../shared/data/real is not beside the checkout")
+    from PIL import Image
+
+    from handocr.datasets import DatasetFolder
+    from handocr.datasets.collection import recognition_lines
+    from handocr.evaluation.text_metrics import cer
+    from handocr.pipeline import crop_box
+
+    page = next(iter(DatasetFolder(copiste).pages("val")))
+    gray = np.asarray(Image.open(page.image_path).convert("L"))
+    lines = recognition_lines(page)[:8]
+    crops = [gray[y0:y1, x0:x1] for x0, y0, x1, y1 in (crop_box(line.box, 4, *gray.shape[::-1]) for line, _ in lines)]
+    texts = [line.text for line in fast.recognize(crops)]
+    assert cer([target for _, target in lines], texts) < 0.45  # 24% over all of val; chance is near 100%
