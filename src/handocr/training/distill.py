@@ -1,9 +1,9 @@
 """Knowledge distillation for the recognizer: a small student learns a large teacher's posteriors.
 
-A CTC model's per-frame posteriors say far more than its transcription: where each character sits,
-which look-alikes it was weighed against. A small, fast student trained to match them frame by
-frame (a KL term beside its own CTC loss) learns in hours on a CPU what it could not learn from
-the transcriptions alone in days.
+A CTC model's per-frame posteriors say more than its transcription: where each character sits,
+which look-alikes it was weighed against. A small, fast student can be trained to match them frame
+by frame (a KL term beside its own CTC loss). How much that adds is measured, not assumed: for the
+shipped fast recognizer, half a point of holdout CER after 2,085 steps (see its model card).
 
 The teacher is any CTC ONNX recognizer (by default the shipped one). Its posteriors are computed
 once for every training line, read unaugmented as training crops are (no ``crop_trim``), and kept
