@@ -25,11 +25,10 @@ class HandocrSystem:
     def __init__(self, threads: int, recognizer: str | None = None) -> None:
         """The shipped models, or ``recognizer`` (a model name or folder; the system is then named
         ``handocr:RECOGNIZER``, to sit beside the default in one run)."""
+        from handocr.models import DEFAULT_RECOGNIZER
         from handocr.pipeline import Reader
 
-        self.reader = (
-            Reader.load(threads=threads) if recognizer is None else Reader.load(recognizer=recognizer, threads=threads)
-        )
+        self.reader = Reader.load(recognizer=recognizer or DEFAULT_RECOGNIZER, threads=threads)
         self.name = "handocr" if recognizer is None else f"handocr:{recognizer}"
         self.config = {"threads": threads, "models": self.reader.models.model_dump()}
 

@@ -65,8 +65,9 @@ def prefix_beam_search(
     are left out).
 
     This is the decoder's hot loop, written for CPython: a beam is a list ``[p_b, p_nb, lm, state]``,
-    log-sum-exp is inlined, and each beam reads its LM distribution once per frame (a third of the
-    time of the same search written with helper calls, with the same results).
+    log-sum-exp is inlined where it runs most, and each beam reads its LM distribution once per
+    frame. With the LM's per-order cache this takes 0.69-0.73x the time of the earlier version on
+    the ``val`` lines, with the same results (see the README's Speed section).
     """
     log_probs = np.asarray(log_probs, dtype=np.float64)
     frames = log_probs.shape[0]
