@@ -8,8 +8,12 @@ page's median height and how many of them the detector misses (no one-to-one mat
 then scores the detector twice: against the boxes as annotated (what ``handocr eval`` reports), and
 with each thin box, grown about its middle to the median height, as an ignore region (no line to
 find there, and a detection lying mostly inside it is no false positive).
-The first is the score to quote; the second says how much of the gap is the annotation. Run from the
-repository root:
+The first is the score to quote; the second says how much of the gap is the annotation. A third
+row, the whole-line ceiling, scores no detector: it puts forward the annotated boxes themselves,
+each thin one grown about its middle to the page's median height (what a perfect detector that
+boxes whole lines would find, ranked the best way: the thin ones last), against the boxes as
+annotated: the most such a detector can score.
+Run from the repository root:
 
     .venv/bin/python -m bench.thin_annotations --threads 2 [--detector NAME] [--thin 0.5]
 """
@@ -27,6 +31,7 @@ from handocr.evaluation.runner import MAP_MIN_SCORE
 from handocr.models import DEFAULT_DETECTOR, load_detector
 
 SCORES = ("precision", "recall", "map50", "map50_95")
+SCORINGS = ("as_annotated", "thin_ignored", "whole_line_ceiling")
 
 
 def thin_mask(gt: np.ndarray, share: float) -> np.ndarray:
@@ -35,11 +40,24 @@ def thin_mask(gt: np.ndarray, share: float) -> np.ndarray:
     return (gt[:, 3] - gt[:, 1]) < least_line_height(gt, share)
 
 
+def whole_line_boxes(gt: np.ndarray, thin: np.ndarray) -> np.ndarray:
+    """The annotated boxes ``(n, 4)`` with each ``thin`` one grown about its middle to the page's
+    median box height: the boxes of a perfect detector that boxes whole lines."""
+    median = float(np.median(gt[:, 3] - gt[:, 1]))
+    middle = (gt[:, 1] + gt[:, 3]) / 2
+    boxes = gt.copy()
+    boxes[thin, 1] = middle[thin] - median / 2
+    boxes[thin, 3] = middle[thin] + median / 2
+    return boxes
+
+
 def measure(detector, pages: list, share: float) -> dict:
-    """Counts and the two detection scores over ``pages`` (see the module docstring)."""
+    """Counts and the three detection scores over ``pages`` (see the module docstring)."""
     operating = getattr(detector, "conf_threshold", 0.0)
     as_annotated, thin_ignored = DetectionScorer(operating), DetectionScorer(operating)
-    counts = {"pages": 0, "annotated": 0, "thin": 0, "missed": 0, "thin_missed": 0}
+    ceiling = DetectionScorer(0.0)
+    counts = dict.fromkeys(("pages", "annotated", "thin", "missed", "thin_missed", "ceiling_missed"), 0)
+    counts["ceiling_thin_missed"] = 0
     for page in pages:
         record = page.record
         curve = detector.detect(np.asarray(Image.open(record.image_path).convert("RGB")), min_score=MAP_MIN_SCORE)
@@ -59,7 +77,18 @@ def measure(detector, pages: list, share: float) -> dict:
         grown = grow_thin_boxes(gt.tolist(), 1.0)
         ignore = [*record.ignore_regions, *(grown[j] for j in np.flatnonzero(thin))]
         thin_ignored.add(boxes, scores, gt[~thin], ignore)
-    return {**counts, "as_annotated": as_annotated.summary(), "thin_ignored": thin_ignored.summary()}
+        whole = whole_line_boxes(gt, thin)
+        found = {j for _, j in one_to_one_matches(whole, gt, 0.5)}
+        ceiling_missed = np.array([j not in found for j in range(len(gt))], dtype=bool)
+        counts["ceiling_missed"] += int(ceiling_missed.sum())
+        counts["ceiling_thin_missed"] += int((ceiling_missed & thin).sum())
+        ceiling.add(whole, np.where(thin, 0.5, 1.0), gt, record.ignore_regions)  # the best order: bands last
+    return {
+        **counts,
+        "as_annotated": as_annotated.summary(),
+        "thin_ignored": thin_ignored.summary(),
+        "whole_line_ceiling": ceiling.summary(),
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -73,14 +102,15 @@ def main(argv: list[str] | None = None) -> int:
     for set_name in split_list(args.sets):
         result = measure(detector, load_pages(args.data, [set_name], args.split, args.pages), args.thin)
         results[set_name] = result
-        for scoring in ("as_annotated", "thin_ignored"):
+        for scoring in SCORINGS:
+            prefix = "ceiling_" if scoring == "whole_line_ceiling" else ""
             rows.append(
                 [
                     set_name,
                     scoring.replace("_", " "),
                     result["annotated"],
                     result["thin"],
-                    f"{result['missed']} ({result['thin_missed']} thin)",
+                    f"{result[prefix + 'missed']} ({result[prefix + 'thin_missed']} thin)",
                     *(result[scoring][k] for k in SCORES),
                 ]
             )

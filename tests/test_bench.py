@@ -318,7 +318,7 @@ def test_the_orientation_bench_scores_each_sure_upright_value() -> None:
     assert loose["upside_down_pages_missed"] == 2
 
 
-def test_thin_annotations_scores_with_and_without_the_thin_boxes(tmp_path: Path) -> None:
+def test_thin_annotations_scores_with_and_without_the_thin_boxes_and_the_ceiling(tmp_path: Path) -> None:
     from bench.thin_annotations import measure, thin_mask
     from PIL import Image
 
@@ -342,6 +342,9 @@ def test_thin_annotations_scores_with_and_without_the_thin_boxes(tmp_path: Path)
     assert (result["annotated"], result["thin"], result["missed"], result["thin_missed"]) == (4, 1, 1, 1)
     assert result["as_annotated"]["recall"] == 0.75 and result["as_annotated"]["precision"] == 0.75
     assert result["thin_ignored"]["recall"] == 1.0 and result["thin_ignored"]["precision"] == 1.0
+    # the ceiling: the annotated boxes with the band grown to the median height (30) about its middle
+    assert (result["ceiling_missed"], result["ceiling_thin_missed"]) == (1, 1)
+    assert result["whole_line_ceiling"]["recall"] == 0.75 and result["whole_line_ceiling"]["precision"] == 0.75
 
 
 SHARED_REAL = Path(__file__).resolve().parents[2] / "shared" / "data" / "real"
