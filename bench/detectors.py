@@ -41,9 +41,8 @@ from handocr.models import DEFAULT_DETECTOR, load_detector
 class HandocrDetector:
     """The shipped (or a named) handocr detector: boxes on the whole curve, its own threshold."""
 
-    name = "handocr"
-
-    def __init__(self, model: str, threads: int | None) -> None:
+    def __init__(self, model: str, threads: int | None, name: str = "handocr") -> None:
+        self.name = name
         self.detector = load_detector(model, threads=threads)
         self.operating_threshold = float(self.detector.conf_threshold)
         self.config = {**self.detector.info.model_dump(), "score_threshold": self.operating_threshold}
@@ -134,17 +133,26 @@ def main(argv: list[str] | None = None) -> int:
     """Run the detectors side by side; print the table, write JSON and markdown."""
     parser = base_parser(__doc__.splitlines()[0])
     parser.add_argument("--detector", default=DEFAULT_DETECTOR, help="handocr detector model name or folder")
-    parser.add_argument("--systems", default="handocr,rapidocr", help="comma-separated: handocr, rapidocr")
+    parser.add_argument(
+        "--systems",
+        default="handocr,rapidocr",
+        help="comma-separated: handocr (--detector), handocr:NAME (another detector, by name or folder), rapidocr",
+    )
     parser.add_argument(
         "--rapidocr-curve-thresh", type=float, default=0.1, help="RapidOCR box threshold for the mAP curve"
     )
     args = parser.parse_args(argv)
     wanted = split_list(args.systems)
     systems: list[Any] = []
-    if "handocr" in wanted:
-        systems.append(HandocrDetector(args.detector, args.threads))
-    if "rapidocr" in wanted:
-        systems.append(RapidOcrDetector(args.threads, args.rapidocr_curve_thresh))
+    for name in wanted:
+        if name == "handocr":
+            systems.append(HandocrDetector(args.detector, args.threads))
+        elif name.startswith("handocr:"):
+            systems.append(HandocrDetector(name.split(":", 1)[1], args.threads, name))
+        elif name == "rapidocr":
+            systems.append(RapidOcrDetector(args.threads, args.rapidocr_curve_thresh))
+        else:
+            parser.error(f"unknown system {name!r}")
     pages = interleave_by_set(load_pages(args.data, split_list(args.sets), args.split, args.pages))
     for system in systems:  # warm-up
         system.detect(np.asarray(Image.open(pages[0].image_path).convert("RGB")))

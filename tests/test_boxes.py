@@ -70,6 +70,19 @@ def test_letterbox_maps_boxes_back_to_the_image(width, height):
     np.testing.assert_allclose(fit.to_image(in_input, width, height), corners, atol=1e-3)
 
 
+@settings(max_examples=30, deadline=None)
+@given(st.integers(min_value=20, max_value=900), st.integers(min_value=20, max_value=900))
+def test_a_rectangular_letterbox_pads_only_to_the_stride_and_maps_boxes_back(width, height):
+    image = np.zeros((height, width, 3), dtype=np.uint8)
+    canvas, fit = letterbox(image, 256, stride=32)
+    assert max(canvas.shape[:2]) == 256 and canvas.shape[0] % 32 == 0 and canvas.shape[1] % 32 == 0
+    assert canvas.shape[0] - height * fit.scale < 32 and canvas.shape[1] - width * fit.scale < 32
+    assert fit.scale == min(256 / height, 256 / width)  # the square's scale: the same boxes
+    corners = np.array([[0, 0, width, height]], dtype=np.float32)
+    in_input = corners * fit.scale + np.array([fit.pad_x, fit.pad_y, fit.pad_x, fit.pad_y])
+    np.testing.assert_allclose(fit.to_image(in_input, width, height), corners, atol=1e-3)
+
+
 def test_move_sides_moves_each_side_by_a_share_of_the_height():
     boxes = np.array([[100, 200, 500, 300], [0, 0, 50, 20]], dtype=np.float32)
     moved = move_sides(boxes, (0.1, 0.05, -0.2, 0.0))

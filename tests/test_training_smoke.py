@@ -44,6 +44,7 @@ def test_recognizer_trains_exports_and_runs(tmp_path, two_pages):
 def test_detector_trains_and_exports(tmp_path, two_pages, monkeypatch):
     pytest.importorskip("ultralytics")
     monkeypatch.chdir(tmp_path)
+    from handocr.detection.boxes import letterbox
     from handocr.detection.yolo_onnx import YoloOnnxDetector
     from handocr.training.detector import DetectorTrainConfig, export_detector, train_detector, write_yolo_dataset
 
@@ -57,6 +58,12 @@ def test_detector_trains_and_exports(tmp_path, two_pages, monkeypatch):
     onnx_path = export_detector(best, tmp_path / "model" / "model.onnx", imgsz=128)
     assert beside.read_bytes() == b"shipped model"
     assert json.loads(onnx_path.with_suffix(".train.json").read_text())["imgsz"] == 128
-    detector = YoloOnnxDetector(onnx_path, ModelInfo(name="smoke", version="0"), threads=1)
-    assert detector.size == 128
+    detector = YoloOnnxDetector(onnx_path, ModelInfo(name="smoke", version="0"), threads=1, imgsz=128)
+    assert (detector.size, detector.stride) == (128, 32)  # dynamic: the page's own shape, padded to 32
+    canvas, _ = letterbox(np.full((300, 200, 3), 255, np.uint8), detector.size, stride=detector.stride)
+    assert canvas.shape == (128, 96, 3)
+    assert isinstance(detector.detect(np.full((300, 200, 3), 255, np.uint8)), list)
+    square = export_detector(best, tmp_path / "square" / "model.onnx", imgsz=128, dynamic=False)
+    detector = YoloOnnxDetector(square, ModelInfo(name="smoke", version="0"), threads=1, imgsz=640)
+    assert (detector.size, detector.stride) == (128, 0)  # a fixed input wins over model.json's imgsz
     assert isinstance(detector.detect(np.full((300, 200, 3), 255, np.uint8)), list)

@@ -79,6 +79,7 @@ def load_detector(name: str | Path = DEFAULT_DETECTOR, threads: int | None = Non
         iou_threshold=float(spec.settings.get("iou_threshold", 0.5)),
         threads=threads,
         box_adjust=_box_adjust(spec.settings.get("box_adjust")),
+        imgsz=int(spec.settings.get("imgsz", 640)),
     )
 
 

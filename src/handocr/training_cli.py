@@ -136,6 +136,13 @@ def add_training_commands(sub: argparse._SubParsersAction) -> None:
             p.add_argument("--imgsz", type=int, default=512)
             p.add_argument("--conf", type=float, default=0.25, help="score threshold written to model.json")
             p.add_argument("--iou", type=float, default=0.5, help="NMS IoU threshold written to model.json")
+            p.add_argument(
+                "--square",
+                action="store_true",
+                help="a fixed imgsz x imgsz input, every page letterboxed into it (the default before detector "
+                "0.5.1); without it the input is dynamic: pages scaled to imgsz on their longer side, padded to "
+                "multiples of 32 (the same boxes, fewer pixels)",
+            )
         p.set_defaults(func=cmd_export)
 
 
@@ -272,7 +279,7 @@ def cmd_export(args: argparse.Namespace) -> int:
         if args.model_kind == "detector":
             from handocr.training.detector import export_detector
 
-            export_detector(args.checkpoint, args.out / "model.onnx", args.imgsz)
+            export_detector(args.checkpoint, args.out / "model.onnx", args.imgsz, dynamic=not args.square)
             settings = {
                 "kind": "detector",
                 "backend": "yolo-onnx",

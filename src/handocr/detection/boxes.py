@@ -11,7 +11,7 @@ from PIL import Image
 
 @dataclass(frozen=True)
 class Letterbox:
-    """How an image was fitted into a square input: ``input = image * scale + (pad_x, pad_y)``."""
+    """How an image was fitted into the network's input: ``input = image * scale + (pad_x, pad_y)``."""
 
     scale: float
     pad_x: float
@@ -49,18 +49,23 @@ def move_sides(boxes: np.ndarray, inward: tuple[float, float, float, float]) -> 
     return out
 
 
-def letterbox(image: np.ndarray, size: int, fill: int = 114) -> tuple[np.ndarray, Letterbox]:
+def letterbox(image: np.ndarray, size: int, fill: int = 114, stride: int = 0) -> tuple[np.ndarray, Letterbox]:
     """Resize an RGB image ``(h, w, 3)`` to fit ``size x size`` keeping its aspect, centred on ``fill``.
 
-    Matches Ultralytics' ``LetterBox(auto=False, center=True)``.
+    With ``stride`` 0 the canvas is the ``size x size`` square: Ultralytics' ``LetterBox(auto=False,
+    center=True)``, for a network with a fixed square input. With a ``stride`` (32 for YOLOv8) the
+    canvas is the smallest rectangle around the resized image whose sides are multiples of it:
+    ``LetterBox(auto=True)``, what Ultralytics' rectangular inference feeds a network with a dynamic
+    input; a portrait page then costs the network its own pixels, not the square's.
     """
     h, w = image.shape[:2]
     scale = min(size / h, size / w)
     new_w, new_h = round(w * scale), round(h * scale)
-    pad_w, pad_h = (size - new_w) / 2, (size - new_h) / 2
+    canvas_w, canvas_h = (-(-new_w // stride) * stride, -(-new_h // stride) * stride) if stride else (size, size)
+    pad_w, pad_h = (canvas_w - new_w) / 2, (canvas_h - new_h) / 2
     resized = np.asarray(Image.fromarray(image).resize((new_w, new_h), Image.BILINEAR))
     top, left = round(pad_h - 0.1), round(pad_w - 0.1)
-    canvas = np.full((size, size, 3), fill, dtype=np.uint8)
+    canvas = np.full((canvas_h, canvas_w, 3), fill, dtype=np.uint8)
     canvas[top : top + new_h, left : left + new_w] = resized
     return canvas, Letterbox(scale=scale, pad_x=left, pad_y=top)
 

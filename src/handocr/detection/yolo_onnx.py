@@ -11,10 +11,16 @@ from handocr.detection.boxes import Letterbox, decode_yolo, letterbox, move_side
 from handocr.runtime import make_session
 from handocr.schema import ModelInfo
 
+YOLO_STRIDE = 32  # YOLOv8's largest stride: the sides of a dynamic input are multiples of it
+
 
 class YoloOnnxDetector:
-    """Detects text lines with a YOLOv8 ONNX export (square input, one or more classes).
+    """Detects text lines with a YOLOv8 ONNX export (one or more classes).
 
+    An export with a fixed square input reads each page letterboxed into that square. An export
+    with a dynamic input (``handocr export detector --dynamic``) reads it scaled to ``imgsz`` on its
+    longer side and padded only to multiples of 32 (rectangular inference): the same scale, so the
+    same boxes to within padding effects, on fewer pixels for any page that is not square.
     ``box_adjust`` = ``(left, top, right, bottom)``: shares of each box's height by which its sides
     are moved inward after decoding (see :func:`handocr.detection.boxes.move_sides`).
     """
@@ -27,6 +33,7 @@ class YoloOnnxDetector:
         iou_threshold: float = 0.5,
         threads: int | None = None,
         box_adjust: tuple[float, float, float, float] = (0.0, 0.0, 0.0, 0.0),
+        imgsz: int = 640,
     ) -> None:
         self.session = make_session(path, threads)
         self.box_adjust = box_adjust
@@ -35,12 +42,14 @@ class YoloOnnxDetector:
         self.iou_threshold = iou_threshold
         shape = self.session.get_inputs()[0].shape
         self.input_name = self.session.get_inputs()[0].name
-        self.size = int(shape[2]) if isinstance(shape[2], int) else 640
+        fixed = isinstance(shape[2], int) and isinstance(shape[3], int)
+        self.size = int(shape[2]) if fixed else imgsz
+        self.stride = 0 if fixed else YOLO_STRIDE  # 0: the fixed square
 
     def raw_output(self, image: np.ndarray) -> tuple[np.ndarray, Letterbox]:
         """The network's output ``(1, 4 + classes, N)`` for an RGB uint8 image, before decoding and
         NMS, with the letterbox that maps its boxes back (threshold sweeps decode it many times)."""
-        canvas, fit = letterbox(image, self.size)
+        canvas, fit = letterbox(image, self.size, stride=self.stride)
         tensor = (canvas.transpose(2, 0, 1)[None].astype(np.float32)) / 255.0
         return self.session.run(None, {self.input_name: tensor})[0], fit
 

@@ -141,8 +141,10 @@ def train_detector(data_yaml: Path, config: DetectorTrainConfig, resume: bool = 
     return run_dir / "train" / "weights" / "best.pt"
 
 
-def export_detector(checkpoint: Path, target: Path, imgsz: int) -> Path:
-    """Export a detector checkpoint to ONNX at ``target`` (fixed ``imgsz`` square input).
+def export_detector(checkpoint: Path, target: Path, imgsz: int, dynamic: bool = True) -> Path:
+    """Export a detector checkpoint to ONNX at ``target``: with a dynamic input that the detector
+    fills with each page scaled to ``imgsz`` on its longer side and padded to multiples of 32
+    (``dynamic``, the default since detector 0.5.1), or a fixed ``imgsz`` square input.
 
     Ultralytics writes its ONNX file beside the weights it loads, which would overwrite a model
     folder's own ``model.onnx`` when exporting its ``model.pt`` at another size; the weights are
@@ -155,7 +157,8 @@ def export_detector(checkpoint: Path, target: Path, imgsz: int) -> Path:
     with tempfile.TemporaryDirectory(prefix="handocr-export-") as scratch:
         weights = Path(scratch) / "model.pt"
         shutil.copyfile(checkpoint, weights)
-        exported = YOLO(str(weights)).export(format="onnx", imgsz=imgsz, opset=17, simplify=True, dynamic=False)
+        exported = YOLO(str(weights)).export(format="onnx", imgsz=imgsz, opset=17, simplify=True, dynamic=dynamic)
         shutil.move(str(exported), target)
-    (target.with_suffix(".train.json")).write_text(json.dumps({"checkpoint": str(checkpoint), "imgsz": imgsz}))
+    record = {"checkpoint": str(checkpoint), "imgsz": imgsz, "dynamic": dynamic}
+    (target.with_suffix(".train.json")).write_text(json.dumps(record))
     return target
