@@ -67,7 +67,10 @@ async def open_loop(
 ) -> tuple[list[dict[str, Any]], float]:
     """Send ``bodies`` (cycled) at ``times`` seconds from now; every result, and the start (loop time)."""
     loop = asyncio.get_running_loop()
-    limits = httpx.Limits(max_connections=None, max_keepalive_connections=None)
+    # idle connections are dropped after 2 s, before the server's keep-alive (Uvicorn: 5 s) closes
+    # them: with both at 5 s a request can go out on a connection the server is closing (a
+    # ReadError after a few milliseconds, seen once at 4 requests/s)
+    limits = httpx.Limits(max_connections=None, max_keepalive_connections=None, keepalive_expiry=2.0)
     async with httpx.AsyncClient(timeout=timeout_s, limits=limits) as client:
         start = loop.time() + 0.05
         tasks = []
