@@ -40,15 +40,10 @@ def thin_mask(gt: np.ndarray, share: float) -> np.ndarray:
     return (gt[:, 3] - gt[:, 1]) < least_line_height(gt, share)
 
 
-def whole_line_boxes(gt: np.ndarray, thin: np.ndarray) -> np.ndarray:
-    """The annotated boxes ``(n, 4)`` with each ``thin`` one grown about its middle to the page's
-    median box height: the boxes of a perfect detector that boxes whole lines."""
-    median = float(np.median(gt[:, 3] - gt[:, 1]))
-    middle = (gt[:, 1] + gt[:, 3]) / 2
-    boxes = gt.copy()
-    boxes[thin, 1] = middle[thin] - median / 2
-    boxes[thin, 3] = middle[thin] + median / 2
-    return boxes
+def missed_mask(found: np.ndarray, gt: np.ndarray) -> np.ndarray:
+    """Which annotated boxes ``gt`` no box of ``found`` matches one to one at IoU >= 0.5."""
+    matched = {j for _, j in one_to_one_matches(found, gt, 0.5)}
+    return np.array([j not in matched for j in range(len(gt))], dtype=bool)
 
 
 def measure(detector, pages: list, share: float) -> dict:
@@ -56,8 +51,8 @@ def measure(detector, pages: list, share: float) -> dict:
     operating = getattr(detector, "conf_threshold", 0.0)
     as_annotated, thin_ignored = DetectionScorer(operating), DetectionScorer(operating)
     ceiling = DetectionScorer(0.0)
-    counts = dict.fromkeys(("pages", "annotated", "thin", "missed", "thin_missed", "ceiling_missed"), 0)
-    counts["ceiling_thin_missed"] = 0
+    counted = ("pages", "annotated", "thin", "missed", "thin_missed", "ceiling_missed", "ceiling_thin_missed")
+    counts = dict.fromkeys(counted, 0)
     for page in pages:
         record = page.record
         curve = detector.detect(np.asarray(Image.open(record.image_path).convert("RGB")), min_score=MAP_MIN_SCORE)
@@ -65,21 +60,18 @@ def measure(detector, pages: list, share: float) -> dict:
         scores = np.array([d.score for d in curve], dtype=np.float64)
         gt = np.array([line.box for line in record.lines], dtype=np.float64).reshape(-1, 4)
         thin = thin_mask(gt, share)
-        kept = boxes[scores >= operating]
-        matched = {j for _, j in one_to_one_matches(kept, gt, 0.5)}
-        missed = np.array([j not in matched for j in range(len(gt))], dtype=bool)
+        missed = missed_mask(boxes[scores >= operating], gt)
         counts["pages"] += 1
         counts["annotated"] += len(gt)
         counts["thin"] += int(thin.sum())
         counts["missed"] += int(missed.sum())
         counts["thin_missed"] += int((missed & thin).sum())
         as_annotated.add(boxes, scores, gt, record.ignore_regions)
-        grown = grow_thin_boxes(gt.tolist(), 1.0)
-        ignore = [*record.ignore_regions, *(grown[j] for j in np.flatnonzero(thin))]
+        grown = np.array(grow_thin_boxes(gt.tolist(), 1.0)).reshape(-1, 4)
+        ignore = [*record.ignore_regions, *grown[thin]]
         thin_ignored.add(boxes, scores, gt[~thin], ignore)
-        whole = whole_line_boxes(gt, thin)
-        found = {j for _, j in one_to_one_matches(whole, gt, 0.5)}
-        ceiling_missed = np.array([j not in found for j in range(len(gt))], dtype=bool)
+        whole = np.where(thin[:, None], grown, gt)  # a perfect detector that boxes whole lines
+        ceiling_missed = missed_mask(whole, gt)
         counts["ceiling_missed"] += int(ceiling_missed.sum())
         counts["ceiling_thin_missed"] += int((ceiling_missed & thin).sum())
         ceiling.add(whole, np.where(thin, 0.5, 1.0), gt, record.ignore_regions)  # the best order: bands last

@@ -17,10 +17,11 @@ YOLO_STRIDE = 32  # YOLOv8's largest stride: the sides of a dynamic input are mu
 class YoloOnnxDetector:
     """Detects text lines with a YOLOv8 ONNX export (one or more classes).
 
-    An export with a fixed square input reads each page letterboxed into that square. An export
-    with a dynamic input (``handocr export detector --dynamic``) reads it scaled to ``imgsz`` on its
-    longer side and padded only to multiples of 32 (rectangular inference): the same scale, so the
-    same boxes to within padding effects, on fewer pixels for any page that is not square.
+    An export with a fixed square input (``handocr export detector --square``) reads each page
+    letterboxed into that square. An export with a dynamic input (the command's default) reads it
+    scaled to ``imgsz`` on its longer side and padded only to multiples of 32 (rectangular
+    inference): the same scale, so the same boxes to within padding effects, on fewer pixels for
+    any page that is not square.
     ``box_adjust`` = ``(left, top, right, bottom)``: shares of each box's height by which its sides
     are moved inward after decoding (see :func:`handocr.detection.boxes.move_sides`).
     """
