@@ -134,7 +134,8 @@ def test_the_shipped_fast_recognizer_lines_up_with_its_teacher_and_reads():
     from handocr.models import load_recognizer
 
     fast = load_recognizer("line-recognizer-fast", threads=1)
-    assert (fast.width_scale, fast.crop_trim, fast.decoder.method) == (0.75, 0.13, "greedy")
+    assert (fast.width_scale, fast.crop_trim, fast.decoder.method) == (0.75, 0.13, "beam")
+    assert fast.languages == ("fr", "en") and fast.decoder.lm is not None and fast.decoder.lexicon is not None
     check_geometry(load_teacher("line-recognizer", threads=1), fast.height, fast.downsample, fast.width_scale)
     copiste = SHARED_REAL / "copiste"
     if not copiste.is_dir():

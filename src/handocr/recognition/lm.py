@@ -72,6 +72,8 @@ class CharNgramLM:
         unigram[0] = unk_logprob
         self._unigram = array("d", unigram.tobytes())
         self.start_state = sum(self._space * self.base**m for m in range(order - 1))
+        self._tables: tuple | None = None
+        self._class_symbols: dict[str, np.ndarray] = {}
 
     # -- queries -----------------------------------------------------------------------------
 
@@ -186,6 +188,38 @@ class CharNgramLM:
             total += self.score(text)
             n += len(text) + 1
         return math.exp(-total / max(n, 1))
+
+    def tables(self) -> tuple:
+        """``(order, base, space symbol, unk_logprob, unigram, ngram_keys, ngram_logp, context_keys,
+        backoff)``, the tables as contiguous int64 / float64 arrays (one list per order), for the C
+        beam search (:mod:`handocr.recognition.beam`); made on the first call (float32 to float64 is
+        exact, so its scores are :meth:`distribution`'s)."""
+        if self._tables is None:
+
+            def as_array(values: np.ndarray, dtype: type) -> np.ndarray:
+                return np.ascontiguousarray(values, dtype=dtype)
+
+            self._tables = (
+                self.order,
+                self.base,
+                self._space,
+                float(self.unk_logprob),
+                np.frombuffer(self._unigram, dtype=np.float64),
+                [as_array(k, np.int64) for k in self.ngram_keys],
+                [as_array(v, np.float64) for v in self.ngram_logp],
+                [as_array(k, np.int64) for k in self.context_keys],
+                [as_array(v, np.float64) for v in self.backoff],
+            )
+        return self._tables
+
+    def class_symbols(self, characters: str) -> np.ndarray:
+        """The model's symbol of each CTC class (class ``i`` is ``characters[i - 1]``; class 0, the
+        blank, and characters the model lacks map to 0), as int64, cached by ``characters``."""
+        symbols = self._class_symbols.get(characters)
+        if symbols is None:
+            symbols = np.array([0] + [self.symbol(c) for c in characters], dtype=np.int64)
+            self._class_symbols[characters] = symbols
+        return symbols
 
     # -- storage -----------------------------------------------------------------------------
 
