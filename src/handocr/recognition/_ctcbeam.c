@@ -203,6 +203,21 @@ static const void *buffer_of(Buffers *buffers, PyObject *obj, Py_ssize_t itemsiz
 #define F64 "d"
 #define I64 "lq"
 
+/* The (T, C) float64 log-probabilities `obj`, with T and C in *frames and *classes. */
+static const double *log_probs_of(Buffers *buffers, PyObject *obj, Py_ssize_t *frames, Py_ssize_t *classes) {
+    Py_ssize_t count;
+    const double *log_probs = (const double *)buffer_of(buffers, obj, 8, F64, &count, "log_probs");
+    if (log_probs == NULL) return NULL;
+    const Py_buffer *view = &buffers->views[buffers->n - 1];
+    if (view->ndim != 2) {
+        PyErr_SetString(PyExc_ValueError, "log_probs must be (T, C)");
+        return NULL;
+    }
+    *frames = view->shape[0];
+    *classes = view->shape[1];
+    return log_probs;
+}
+
 /* Reads the LM tuple (order, base, space, unk, unigram, keys, logp, ctx, bow); lists per order. */
 static int lm_from_tuple(LM *lm, PyObject *spec, Buffers *buffers) {
     PyObject *unigram, *keys, *logp, *ctx, *bow;
@@ -212,6 +227,10 @@ static int lm_from_tuple(LM *lm, PyObject *spec, Buffers *buffers) {
         return -1;
     if (lm->order < 1 || lm->order > MAX_ORDER) {
         PyErr_Format(PyExc_ValueError, "LM order %d is not in 1..%d", lm->order, MAX_ORDER);
+        return -1;
+    }
+    if (base < 2 || space < 1 || space >= base) {
+        PyErr_SetString(PyExc_ValueError, "LM base must be at least 2 and its space symbol in 1..base-1");
         return -1;
     }
     lm->base = base;
@@ -423,16 +442,10 @@ static PyObject *search_impl(PyObject *module, PyObject *args, PyObject *kwargs)
     int use_lm = lm_spec != Py_None;
     int judge = knows != Py_None;
     const int64_t *lm_symbols = NULL;
-    Py_ssize_t n_lm_symbols = 0, n_log_probs;
+    Py_ssize_t n_lm_symbols = 0, frames, classes;
 
-    const double *log_probs = (const double *)buffer_of(&buffers, log_probs_obj, 8, F64, &n_log_probs, "log_probs");
+    const double *log_probs = log_probs_of(&buffers, log_probs_obj, &frames, &classes);
     if (log_probs == NULL) goto done;
-    Py_buffer *lp_view = &buffers.views[buffers.n - 1];
-    if (lp_view->ndim != 2) {
-        PyErr_SetString(PyExc_ValueError, "log_probs must be (T, C)");
-        goto done;
-    }
-    const Py_ssize_t frames = lp_view->shape[0], classes = lp_view->shape[1];
     if (judge) {
         if (PyUnicode_GET_LENGTH(characters_obj) != classes - 1 || space_class < 1 || space_class >= classes) {
             PyErr_SetString(PyExc_ValueError, "characters must name every class but the blank, space among them");
@@ -638,15 +651,9 @@ static PyObject *align_impl(PyObject *module, PyObject *args) {
     Py_ssize_t *first = NULL, *last = NULL; /* each label's first and last frame */
     int64_t *ext = NULL;
     char *skip = NULL;
-    Py_ssize_t n_log_probs, n_labels;
-    const double *log_probs = (const double *)buffer_of(&buffers, log_probs_obj, 8, F64, &n_log_probs, "log_probs");
+    Py_ssize_t n_labels, frames, classes;
+    const double *log_probs = log_probs_of(&buffers, log_probs_obj, &frames, &classes);
     if (log_probs == NULL) goto done;
-    Py_buffer *view = &buffers.views[buffers.n - 1];
-    if (view->ndim != 2) {
-        PyErr_SetString(PyExc_ValueError, "log_probs must be (T, C)");
-        goto done;
-    }
-    const Py_ssize_t frames = view->shape[0], classes = view->shape[1];
     const int64_t *labels = (const int64_t *)buffer_of(&buffers, labels_obj, 8, I64, &n_labels, "labels");
     if (labels == NULL) goto done;
     if (n_labels == 0) {
