@@ -154,6 +154,16 @@ def test_c_search_rejects_bad_arrays_with_errors_not_crashes(shipped_lm):
         )
 
 
+def test_empty_lines_read_as_nothing_either_way():
+    _require_native()
+    empty = np.zeros((0, 4))
+    for native in (True, False):
+        assert prefix_beam_search(empty, characters="ab ", native=native) == []
+        assert forced_alignment(empty, [], native=native) == []
+    with pytest.raises(ValueError, match="cannot be aligned"):
+        forced_alignment(empty, [1], native=True)
+
+
 def test_a_lexicon_error_propagates_from_the_c_search():
     _require_native()
 

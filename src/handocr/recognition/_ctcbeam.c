@@ -209,8 +209,8 @@ static const double *log_probs_of(Buffers *buffers, PyObject *obj, Py_ssize_t *f
     const double *log_probs = (const double *)buffer_of(buffers, obj, 8, F64, &count, "log_probs");
     if (log_probs == NULL) return NULL;
     const Py_buffer *view = &buffers->views[buffers->n - 1];
-    if (view->ndim != 2) {
-        PyErr_SetString(PyExc_ValueError, "log_probs must be (T, C)");
+    if (view->ndim != 2 || view->shape[1] < 1) {
+        PyErr_SetString(PyExc_ValueError, "log_probs must be (T, C), C >= 1");
         return NULL;
     }
     *frames = view->shape[0];
