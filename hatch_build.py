@@ -1,7 +1,7 @@
 """Hatch build hook: compiles the C beam search (``src/handocr/recognition/_ctcbeam.c``) into the wheel.
 
 It is optional: with no C compiler or Python headers the build goes on with a warning and handocr
-uses the pure-Python beam search, which gives the same text, about 20 times slower. An editable
+uses the pure-Python beam search, which gives the same text, about ten times slower. An editable
 install (``pip install -e .``) puts the module beside its source, where the editable package is
 imported from; a wheel carries it as ``handocr/recognition/_ctcbeam<suffix>`` and is tagged for
 this interpreter and platform.
@@ -10,7 +10,6 @@ this interpreter and platform.
 from __future__ import annotations
 
 import shutil
-import sysconfig
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -51,11 +50,10 @@ class CustomBuildHook(BuildHookInterface):
             self.app.display_warning(f"handocr: the C beam search was not built ({exc}); the Python one will be used")
             shutil.rmtree(work, ignore_errors=True)
             return
-        suffix = sysconfig.get_config_var("EXT_SUFFIX") or built.suffix
-        in_source = root / SOURCE.parent / f"_ctcbeam{suffix}"
+        in_source = root / SOURCE.parent / built.name  # _ctcbeam<this interpreter's extension suffix>
         shutil.copyfile(built, in_source)
         shutil.rmtree(work, ignore_errors=True)
         build_data["pure_python"] = False
         build_data["infer_tag"] = True
         if version != "editable":
-            build_data["force_include"][str(in_source)] = f"handocr/recognition/_ctcbeam{suffix}"
+            build_data["force_include"][str(in_source)] = f"handocr/recognition/{built.name}"

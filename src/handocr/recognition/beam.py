@@ -113,7 +113,7 @@ def prefix_beam_search(
         )
     exp, log1p = math.exp, math.log1p
     if use_lm and lm is not None:
-        lm_symbols = [0] + [lm.symbol(c) for c in characters]  # by class; 0: a character the LM lacks
+        lm_symbols = lm.class_symbols(characters).tolist()  # by class; 0: a character the LM lacks
         start_state, distribution = lm.start_state, lm.distribution
         next_states = lm.next_state
     else:

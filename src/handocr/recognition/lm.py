@@ -195,20 +195,16 @@ class CharNgramLM:
         beam search (:mod:`handocr.recognition.beam`); made on the first call (float32 to float64 is
         exact, so its scores are :meth:`distribution`'s)."""
         if self._tables is None:
-
-            def as_array(values: np.ndarray, dtype: type) -> np.ndarray:
-                return np.ascontiguousarray(values, dtype=dtype)
-
             self._tables = (
                 self.order,
                 self.base,
                 self._space,
                 float(self.unk_logprob),
                 np.frombuffer(self._unigram, dtype=np.float64),
-                [as_array(k, np.int64) for k in self.ngram_keys],
-                [as_array(v, np.float64) for v in self.ngram_logp],
-                [as_array(k, np.int64) for k in self.context_keys],
-                [as_array(v, np.float64) for v in self.backoff],
+                [np.ascontiguousarray(k, dtype=np.int64) for k in self.ngram_keys],
+                [np.ascontiguousarray(v, dtype=np.float64) for v in self.ngram_logp],
+                [np.ascontiguousarray(k, dtype=np.int64) for k in self.context_keys],
+                [np.ascontiguousarray(v, dtype=np.float64) for v in self.backoff],
             )
         return self._tables
 
