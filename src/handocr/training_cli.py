@@ -13,7 +13,7 @@ from pathlib import Path
 from handocr.errors import HandocrError
 from handocr.pipeline import MIN_LINE_HEIGHT
 from handocr.recognition.preprocess import WIDTH_SCALES
-from handocr.training.architectures import ARCHITECTURES
+from handocr.training.architectures import ARCHITECTURES, CRNN_V1, PPOCR_V6
 
 EXIT_USAGE, EXIT_MISSING_EXTRA = 2, 4
 KEPT_ON_REEXPORT = ("temperature", "decoder", "beam_width", "lm", "lm_weight", "insertion_bonus", "prune_threshold")
@@ -53,10 +53,10 @@ def add_training_commands(sub: argparse._SubParsersAction) -> None:
             p.add_argument("--max-steps", type=int, help="stop after this many steps (smoke tests)")
             p.add_argument(
                 "--arch",
-                default="crnn-v1",
                 choices=sorted(ARCHITECTURES),
-                help="architecture when not starting from weights: crnn-v1 (compact, from scratch) or "
-                "ppocrv6-small (PP-OCRv6 from the rapidocr wheel, fine-tuned; the shipped default)",
+                help="architecture: from scratch crnn-v1 (the default; compact), crnn-wide (twice its "
+                "channels) or ppocrv6-small (PP-OCRv6 from the rapidocr wheel, fine-tuned; the shipped "
+                "default); with --from, the weights' own, or crnn-wide to grow crnn-v1 weights into it",
             )
             p.add_argument(
                 "--from",
@@ -202,6 +202,7 @@ def _train_recognizer(args: argparse.Namespace, pages: list) -> Path:
     """Train (or fine-tune) the recognizer; with ``--install``, export the best model as a model folder."""
     from handocr.datasets.collection import load_pages
     from handocr.training.finetune import resolve_init
+    from handocr.training.grow import can_grow, grow_weights
     from handocr.training.install import install_recognizer, install_target
     from handocr.training.recognizer import RecognizerTrainConfig, RecognizerTrainer
 
@@ -220,12 +221,17 @@ def _train_recognizer(args: argparse.Namespace, pages: list) -> Path:
     if args.synth and not synth_pages:
         raise HandocrError(f"no generated pages in the train split of {', '.join(map(str, args.synth))}")
     init = resolve_init(args.init)
+    if init is not None and args.arch and args.arch != init.architecture:
+        if not can_grow(init.architecture, args.arch):
+            raise HandocrError(f"--from weights are {init.architecture}, which cannot grow into --arch {args.arch}")
+        init = grow_weights(init, args.arch)
+    arch = args.arch or (init.architecture if init is not None else CRNN_V1.name)
     config = RecognizerTrainConfig(
         out_dir=args.out,
         hours=args.hours,
         epochs=args.epochs,
         batch=args.batch,
-        lr=args.lr or (1e-3 if init is None and args.arch == "crnn-v1" else 3e-4),
+        lr=args.lr or (1e-3 if init is None and arch != PPOCR_V6.name else 3e-4),
         threads=args.threads,
         seed=args.seed,
         holdout_fraction=args.holdout,
@@ -235,7 +241,7 @@ def _train_recognizer(args: argparse.Namespace, pages: list) -> Path:
         patience=args.patience,
         eval_steps=args.eval_steps,
         init=args.init,
-        arch=args.arch,
+        arch=arch,
         warmup_steps=args.warmup,
         synth_ratio=args.synth_ratio if synth_pages else 0.0,
         width_scale=args.width_scale or (init.width_scale if init is not None else 1.0),

@@ -20,6 +20,20 @@ if TYPE_CHECKING:  # torch is imported only when a model is built (the CLI lists
 
 
 @dataclass(frozen=True)
+class CrnnShape:
+    """The widths of a CRNN: output channels of its five conv layers, the projection in front of the
+    LSTM and the LSTM's hidden size (each direction)."""
+
+    channels: tuple[int, int, int, int, int]
+    project: int
+    hidden: int
+
+
+CRNN_V1_SHAPE = CrnnShape(channels=(16, 32, 64, 64, 96), project=128, hidden=128)
+CRNN_WIDE_SHAPE = CrnnShape(channels=(32, 64, 128, 128, 192), project=192, hidden=192)
+
+
+@dataclass(frozen=True)
 class Architecture:
     """One recognizer architecture (see the module docstring)."""
 
@@ -28,26 +42,31 @@ class Architecture:
     downsample: int
     description: str
 
+    @property
+    def is_crnn(self) -> bool:
+        """Whether this is one of the compact CRNNs (:mod:`handocr.training.crnn`)."""
+        return self.name in CRNN_SHAPES
+
     def build(self, charset: Charset) -> nn.Module:
-        """A model for ``charset``: the CRNN from scratch, PP-OCR from its pretrained weights."""
-        if self.name == CRNN_V1.name:
+        """A model for ``charset``: a CRNN from scratch, PP-OCR from its pretrained weights."""
+        if self.is_crnn:
             from handocr.training.crnn import CRNN
 
-            return CRNN(charset.num_classes, height=self.line_height)
+            return CRNN(charset.num_classes, height=self.line_height, shape=CRNN_SHAPES[self.name])
         from handocr.training.ppocr import PpOcrRecognizer
 
         return PpOcrRecognizer(charset)
 
     def classifier(self, model: nn.Module) -> tuple[tuple[str, str], int]:
         """State-dict keys of the classifier's weight and bias, and the weight's class dimension."""
-        if self.name == CRNN_V1.name:
+        if self.is_crnn:
             return ("classifier.weight", "classifier.bias"), 0
         return model.classifier_keys(), 1
 
     def export(self, model: nn.Module, target: Path) -> None:
         """Write ``model`` as ONNX at ``target`` (metadata is added by the caller)."""
         model.eval()
-        if self.name == CRNN_V1.name:
+        if self.is_crnn:
             _export_traced(model, self.line_height, target)
         else:
             from handocr.training.ppocr import export_onnx
@@ -56,13 +75,21 @@ class Architecture:
 
 
 CRNN_V1 = Architecture("crnn-v1", 32, 4, "compact CNN + BiLSTM (0.85 M parameters) trained from scratch; fastest")
+CRNN_WIDE = Architecture(
+    "crnn-wide",
+    32,
+    4,
+    "crnn-v1 with twice the channels and a wider LSTM (2.1 M parameters); can start as a copy of a "
+    "trained crnn-v1 (--from it with --arch crnn-wide)",
+)
 PPOCR_V6 = Architecture(
     "ppocrv6-small",
     48,
     8,
     "PP-OCRv6 small line recognizer (rapidocr wheel, Apache-2.0) fine-tuned; most accurate",
 )
-ARCHITECTURES = {a.name: a for a in (CRNN_V1, PPOCR_V6)}
+ARCHITECTURES = {a.name: a for a in (CRNN_V1, CRNN_WIDE, PPOCR_V6)}
+CRNN_SHAPES = {CRNN_V1.name: CRNN_V1_SHAPE, CRNN_WIDE.name: CRNN_WIDE_SHAPE}
 
 
 def get_architecture(name: str) -> Architecture:

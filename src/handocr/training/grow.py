@@ -1,0 +1,114 @@
+"""Grow a trained compact CRNN into a wider one that starts out reading exactly as it did.
+
+A distilled ``crnn-v1`` stops improving long before its teacher's accuracy: it is too small. A wider
+CRNN (``crnn-wide``) trained from scratch would need all of its training hours again. Instead the
+trained weights are copied into the wider network and every new unit (conv channel, projection
+feature, LSTM cell) gets fresh random incoming weights and **zero outgoing weights into the old
+units**: the old units compute exactly what they computed before, so the wider network's output
+equals the trained one's, while the new units' outgoing weights still get gradients and start
+learning at the first step.
+
+Each tensor is written by :func:`_place`: its rows that belong to old units take the old values
+for old inputs and zeros for new inputs; rows of new units keep the wider network's fresh
+initialisation. The index maps say where each old unit sits in the wider tensor: conv channels and
+projection features are appended after the old ones; an LSTM stacks its four gates, each
+``hidden`` rows, and a bidirectional LSTM's output is ``[forward, backward]``, so old unit ``j`` of
+gate ``g`` moves from row ``g * H + j`` to ``g * H' + j``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import torch
+
+from handocr.training.architectures import CRNN_SHAPES, CrnnShape, get_architecture
+from handocr.training.crnn import CRNN
+from handocr.training.finetune import InitialWeights
+
+CONV_LAYERS = (0, 2, 4, 5, 7)  # indices in CRNN.features of the conv blocks (conv, batch norm, ReLU)
+
+
+def can_grow(source: str, target: str) -> bool:
+    """Whether weights of architecture ``source`` can grow into ``target`` (a CRNN into a CRNN at
+    least as wide everywhere)."""
+    if source not in CRNN_SHAPES or target not in CRNN_SHAPES:
+        return False
+    old, new = CRNN_SHAPES[source], CRNN_SHAPES[target]
+    return all(a <= b for a, b in zip(_widths(old), _widths(new), strict=True))
+
+
+def _widths(shape: CrnnShape) -> tuple[int, ...]:
+    return (*shape.channels, shape.project, shape.hidden)
+
+
+def _place(new: torch.Tensor, old: torch.Tensor, rows: torch.Tensor, cols: torch.Tensor | None = None) -> None:
+    """Write ``old`` into ``new`` in place: old row ``i`` goes to ``rows[i]`` (and old column ``j`` to
+    ``cols[j]``, the other columns of those rows set to zero); rows not in ``rows`` are left alone."""
+    if cols is None:
+        new[rows] = old
+        return
+    new[rows] = 0
+    new[rows[:, None], cols[None, :]] = old
+
+
+def _gates(old_hidden: int, new_hidden: int) -> torch.Tensor:
+    """Rows of the wider LSTM's stacked gates (i, f, g, o) where the old units' rows go."""
+    return torch.cat([g * new_hidden + torch.arange(old_hidden) for g in range(4)])
+
+
+def _both_directions(old_hidden: int, new_hidden: int) -> torch.Tensor:
+    """Positions in the wider bidirectional output ``[forward, backward]`` of the old units' outputs."""
+    return torch.cat([torch.arange(old_hidden), new_hidden + torch.arange(old_hidden)])
+
+
+def grow_state(
+    state: dict[str, torch.Tensor], source: str, target: str, num_classes: int, height: int = 32, seed: int = 0
+) -> dict[str, torch.Tensor]:
+    """The state dict of a ``target`` CRNN that computes what the ``source`` CRNN with ``state``
+    computes (``num_classes`` classes, ``height``-row input); its new units are initialised from
+    ``seed``. ``ValueError`` when ``source`` cannot grow into ``target`` (see :func:`can_grow`)."""
+    if not can_grow(source, target):
+        raise ValueError(f"weights of {source} cannot grow into {target}")
+    old_shape, new_shape = CRNN_SHAPES[source], CRNN_SHAPES[target]
+    torch.manual_seed(seed)
+    grown = {k: v.detach().clone() for k, v in CRNN(num_classes, height, new_shape).state_dict().items()}
+    arange = torch.arange
+
+    inputs = arange(1)  # the grey channel
+    for layer, width in zip(CONV_LAYERS, old_shape.channels, strict=True):
+        channels = arange(width)
+        _place(grown[f"features.{layer}.0.weight"], state[f"features.{layer}.0.weight"], channels, inputs)
+        for name in ("weight", "bias", "running_mean", "running_var"):
+            key = f"features.{layer}.1.{name}"
+            _place(grown[key], state[key], channels)
+        grown[f"features.{layer}.1.num_batches_tracked"] = state[f"features.{layer}.1.num_batches_tracked"].clone()
+        inputs = channels
+    # features flatten channel-major (channel * feat_height + row): old channels keep their positions
+    feat_height = height // 16
+    features = arange(old_shape.channels[-1] * feat_height)
+    projected = arange(old_shape.project)
+    _place(grown["project.weight"], state["project.weight"], projected, features)
+    _place(grown["project.bias"], state["project.bias"], projected)
+
+    old_h, new_h = old_shape.hidden, new_shape.hidden
+    gates, units, outputs = _gates(old_h, new_h), arange(old_h), _both_directions(old_h, new_h)
+    for layer, layer_inputs in ((0, projected), (1, outputs)):
+        for suffix in ("", "_reverse"):
+            key = f"rnn.{{}}_l{layer}{suffix}"
+            _place(grown[key.format("weight_ih")], state[key.format("weight_ih")], gates, layer_inputs)
+            _place(grown[key.format("weight_hh")], state[key.format("weight_hh")], gates, units)
+            _place(grown[key.format("bias_ih")], state[key.format("bias_ih")], gates)
+            _place(grown[key.format("bias_hh")], state[key.format("bias_hh")], gates)
+    classes = arange(num_classes)
+    _place(grown["classifier.weight"], state["classifier.weight"], classes, outputs)
+    grown["classifier.bias"] = state["classifier.bias"].clone()
+    return grown
+
+
+def grow_weights(init: InitialWeights, target: str) -> InitialWeights:
+    """``init``'s weights grown into architecture ``target`` (see :func:`grow_state`); its charset,
+    width scale and source (marked as grown) are kept. ``ValueError`` when they cannot grow."""
+    arch = get_architecture(target)
+    state = grow_state(init.state, init.architecture, target, init.charset.num_classes, arch.line_height)
+    return replace(init, state=state, architecture=target, source=f"{init.source} grown into {target}")
