@@ -71,11 +71,12 @@ def test_only_a_crnn_grows_and_only_wider():
         grow_state(_trained_like_v1().state_dict(), "crnn-wide", "crnn-v1", 12)
 
 
-def test_the_shipped_fast_weights_grow_into_crnn_wide():
-    init = resolve_init(str(find_model("line-recognizer-fast").folder))
+def test_the_shipped_crnn_weights_grow_into_crnn_wide():
+    init = resolve_init(str(find_model("line-recognizer-crnn").folder))
+    assert init.architecture == "crnn-v1"
     grown = grow_weights(init, "crnn-wide")
     assert grown.architecture == "crnn-wide" and grown.charset == init.charset
-    assert grown.width_scale == init.width_scale == 0.75 and "grown into crnn-wide" in grown.source
+    assert grown.width_scale == init.width_scale and "grown into crnn-wide" in grown.source
     assert grown.state["rnn.weight_hh_l0"].shape == (4 * CRNN_WIDE_SHAPE.hidden, CRNN_WIDE_SHAPE.hidden)
 
 
@@ -89,13 +90,14 @@ def _train_cli(argv: list[str]) -> int:
 
 
 def test_the_command_line_grows_trains_and_installs_a_wide_model(two_page_set, tmp_path, capsys, monkeypatch):
-    fast = str(find_model("line-recognizer-fast").folder)
+    crnn = str(find_model("line-recognizer-crnn").folder)
     run = ["train", "recognizer", "--data", str(two_page_set), "--split", "all", "--max-steps", "1", "--batch", "4"]
     run += ["--holdout", "0.5", "--out", str(tmp_path / "run")]
     models = tmp_path / "models"
     models.mkdir()
     monkeypatch.setenv("HANDOCR_MODELS", str(models))
-    assert _train_cli([*run, "--from", fast, "--arch", "crnn-wide", "--install", "wide"]) == 0
+    grow = ["--from", crnn, "--arch", "crnn-wide", "--width-scale", "0.75", "--install", "wide"]
+    assert _train_cli([*run, *grow]) == 0
     card = (models / "wide" / "README.md").read_text()
     assert "grown into crnn-wide" in card
     recognizer = load_recognizer(models / "wide", threads=1)
