@@ -27,6 +27,18 @@ def draw_page(lines: int = 3, size: tuple[int, int] = (400, 300)) -> Image.Image
     return image
 
 
+def run_training_cli(argv: list[str]) -> int:
+    """Run ``handocr train|export ...`` in process (the training commands only); its exit code."""
+    import argparse
+
+    from handocr.training_cli import add_training_commands
+
+    parser = argparse.ArgumentParser(prog="handocr")
+    add_training_commands(parser.add_subparsers(dest="command", required=True))
+    args = parser.parse_args(argv)
+    return args.func(args)
+
+
 def write_generated_pages(root: Path, pages: int, seed: int, long_side: int) -> Path:
     """A YOLO folder of ``pages`` small generated pages with their line texts (split ``train``),
     drawn in DejaVu Sans when the system has it, else in Pillow's built-in face."""

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 import pickle
 import random
 from types import SimpleNamespace
@@ -14,7 +13,7 @@ pytest.importorskip("torch")
 
 import torch
 
-from conftest import SHARED_REAL
+from conftest import SHARED_REAL, run_training_cli
 from handocr.errors import HandocrError
 from handocr.recognition.charset import Charset
 from handocr.training.distill import check_geometry, class_map, distillation_loss, load_teacher, teacher_posteriors
@@ -106,26 +105,17 @@ def test_a_distilled_run_caches_the_teacher_and_trains(two_page_set, tmp_path):
         assert np.allclose(np.exp(target.astype(np.float32)).sum(axis=1), 1.0, atol=0.02)
 
 
-def _train_cli(argv: list[str]) -> int:
-    from handocr.training_cli import add_training_commands
-
-    parser = argparse.ArgumentParser(prog="handocr")
-    add_training_commands(parser.add_subparsers(dest="command", required=True))
-    args = parser.parse_args(argv)
-    return args.func(args)
-
-
 def test_the_command_line_refuses_a_student_out_of_step(two_page_set, tmp_path, capsys, monkeypatch):
     run = ["train", "recognizer", "--data", str(two_page_set), "--split", "all", "--max-steps", "1", "--batch", "4"]
     run += ["--holdout", "0.5", "--teacher", "line-recognizer", "--out", str(tmp_path / "run")]
-    assert _train_cli(run) == 2  # crnn-v1 at its full width reads 4 frames for the teacher's 3
+    assert run_training_cli(run) == 2  # crnn-v1 at its full width reads 4 frames for the teacher's 3
     assert "--width-scale 0.75" in capsys.readouterr().err
-    assert _train_cli([*run, "--width-scale", "0.75", "--distill-share", "0"]) == 2
-    assert _train_cli([*run, "--teacher", "no-such-model", "--width-scale", "0.75"]) == 2
+    assert run_training_cli([*run, "--width-scale", "0.75", "--distill-share", "0"]) == 2
+    assert run_training_cli([*run, "--teacher", "no-such-model", "--width-scale", "0.75"]) == 2
     models = tmp_path / "models"
     models.mkdir()
     monkeypatch.setenv("HANDOCR_MODELS", str(models))
-    assert _train_cli([*run, "--width-scale", "0.75", "--install", "student"]) == 0
+    assert run_training_cli([*run, "--width-scale", "0.75", "--install", "student"]) == 0
     assert "| distilled from | line-recognizer |" in (models / "student" / "README.md").read_text()
     assert len(list((tmp_path / "run").glob("teacher-handocr-line-recognizer-*.pkl"))) == 1
 

@@ -3,7 +3,6 @@ trained one, and its new units learn."""
 
 from __future__ import annotations
 
-import argparse
 import json
 
 import pytest
@@ -12,6 +11,7 @@ pytest.importorskip("torch")
 
 import torch
 
+from conftest import run_training_cli
 from handocr.models import find_model, load_recognizer
 from handocr.runtime import model_metadata
 from handocr.training.architectures import CRNN_V1_SHAPE, CRNN_WIDE_SHAPE
@@ -80,15 +80,6 @@ def test_the_shipped_crnn_weights_grow_into_crnn_wide():
     assert grown.state["rnn.weight_hh_l0"].shape == (4 * CRNN_WIDE_SHAPE.hidden, CRNN_WIDE_SHAPE.hidden)
 
 
-def _train_cli(argv: list[str]) -> int:
-    from handocr.training_cli import add_training_commands
-
-    parser = argparse.ArgumentParser(prog="handocr")
-    add_training_commands(parser.add_subparsers(dest="command", required=True))
-    args = parser.parse_args(argv)
-    return args.func(args)
-
-
 def test_the_command_line_grows_trains_and_installs_a_wide_model(two_page_set, tmp_path, capsys, monkeypatch):
     crnn = str(find_model("line-recognizer-crnn").folder)
     run = ["train", "recognizer", "--data", str(two_page_set), "--split", "all", "--max-steps", "1", "--batch", "4"]
@@ -97,7 +88,7 @@ def test_the_command_line_grows_trains_and_installs_a_wide_model(two_page_set, t
     models.mkdir()
     monkeypatch.setenv("HANDOCR_MODELS", str(models))
     grow = ["--from", crnn, "--arch", "crnn-wide", "--width-scale", "0.75", "--install", "wide"]
-    assert _train_cli([*run, *grow]) == 0
+    assert run_training_cli([*run, *grow]) == 0
     card = (models / "wide" / "README.md").read_text()
     assert "grown into crnn-wide" in card
     recognizer = load_recognizer(models / "wide", threads=1)
@@ -108,5 +99,5 @@ def test_the_command_line_grows_trains_and_installs_a_wide_model(two_page_set, t
     assert isinstance(line.text, str) and 0.0 <= line.confidence <= 1.0
     capsys.readouterr()
     default = str(find_model("line-recognizer").folder)
-    assert _train_cli([*run, "--from", default, "--arch", "crnn-wide"]) == 2
+    assert run_training_cli([*run, "--from", default, "--arch", "crnn-wide"]) == 2
     assert "ppocrv6-small, which cannot grow into --arch crnn-wide" in capsys.readouterr().err
