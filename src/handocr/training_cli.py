@@ -202,7 +202,7 @@ def _train_recognizer(args: argparse.Namespace, pages: list) -> Path:
     """Train (or fine-tune) the recognizer; with ``--install``, export the best model as a model folder."""
     from handocr.datasets.collection import load_pages
     from handocr.training.finetune import resolve_init
-    from handocr.training.grow import can_grow, grow_weights
+    from handocr.training.grow import grow_weights
     from handocr.training.install import install_recognizer, install_target
     from handocr.training.recognizer import RecognizerTrainConfig, RecognizerTrainer
 
@@ -222,9 +222,12 @@ def _train_recognizer(args: argparse.Namespace, pages: list) -> Path:
         raise HandocrError(f"no generated pages in the train split of {', '.join(map(str, args.synth))}")
     init = resolve_init(args.init)
     if init is not None and args.arch and args.arch != init.architecture:
-        if not can_grow(init.architecture, args.arch):
-            raise HandocrError(f"--from weights are {init.architecture}, which cannot grow into --arch {args.arch}")
-        init = grow_weights(init, args.arch)
+        try:
+            init = grow_weights(init, args.arch)
+        except ValueError:
+            raise HandocrError(
+                f"--from weights are {init.architecture}, which cannot grow into --arch {args.arch}"
+            ) from None
     arch = args.arch or (init.architecture if init is not None else CRNN_V1.name)
     config = RecognizerTrainConfig(
         out_dir=args.out,

@@ -41,18 +41,19 @@ class Architecture:
     line_height: int
     downsample: int
     description: str
+    crnn_shape: CrnnShape | None = None  # the widths of a compact CRNN; None for PP-OCR
 
     @property
     def is_crnn(self) -> bool:
         """Whether this is one of the compact CRNNs (:mod:`handocr.training.crnn`)."""
-        return self.name in CRNN_SHAPES
+        return self.crnn_shape is not None
 
     def build(self, charset: Charset) -> nn.Module:
         """A model for ``charset``: a CRNN from scratch, PP-OCR from its pretrained weights."""
         if self.is_crnn:
             from handocr.training.crnn import CRNN
 
-            return CRNN(charset.num_classes, height=self.line_height, shape=CRNN_SHAPES[self.name])
+            return CRNN(charset.num_classes, height=self.line_height, shape=self.crnn_shape)
         from handocr.training.ppocr import PpOcrRecognizer
 
         return PpOcrRecognizer(charset)
@@ -74,13 +75,16 @@ class Architecture:
             export_onnx(model, target)
 
 
-CRNN_V1 = Architecture("crnn-v1", 32, 4, "compact CNN + BiLSTM (0.85 M parameters) trained from scratch; fastest")
+CRNN_V1 = Architecture(
+    "crnn-v1", 32, 4, "compact CNN + BiLSTM (0.85 M parameters) trained from scratch; fastest", CRNN_V1_SHAPE
+)
 CRNN_WIDE = Architecture(
     "crnn-wide",
     32,
     4,
     "crnn-v1 with twice the channels and a wider LSTM (2.1 M parameters); can start as a copy of a "
     "trained crnn-v1 (--from it with --arch crnn-wide)",
+    CRNN_WIDE_SHAPE,
 )
 PPOCR_V6 = Architecture(
     "ppocrv6-small",
@@ -89,7 +93,6 @@ PPOCR_V6 = Architecture(
     "PP-OCRv6 small line recognizer (rapidocr wheel, Apache-2.0) fine-tuned; most accurate",
 )
 ARCHITECTURES = {a.name: a for a in (CRNN_V1, CRNN_WIDE, PPOCR_V6)}
-CRNN_SHAPES = {CRNN_V1.name: CRNN_V1_SHAPE, CRNN_WIDE.name: CRNN_WIDE_SHAPE}
 
 
 def get_architecture(name: str) -> Architecture:

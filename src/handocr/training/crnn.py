@@ -25,7 +25,6 @@ class CRNN(nn.Module):
     def __init__(self, num_classes: int, height: int = 32, shape: CrnnShape = CRNN_V1_SHAPE) -> None:
         super().__init__()
         c1, c2, c3, c4, c5 = shape.channels
-        self.shape = shape
         self.features = nn.Sequential(
             _conv(1, c1),
             nn.MaxPool2d(2),  # 16 x W/2
@@ -37,7 +36,7 @@ class CRNN(nn.Module):
             _conv(c4, c5),
             nn.MaxPool2d((2, 1)),  # 2 x W/4
         )
-        self.feat_height = height // 16
+        self.feat_height = height // 16  # rows left after the four halvings; features flatten channel-major
         self.project = nn.Linear(c5 * self.feat_height, shape.project)
         self.dropout = nn.Dropout(0.2)
         self.rnn = nn.LSTM(shape.project, shape.hidden, num_layers=2, bidirectional=True, batch_first=True, dropout=0.2)

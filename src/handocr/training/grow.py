@@ -22,7 +22,7 @@ from dataclasses import replace
 
 import torch
 
-from handocr.training.architectures import CRNN_SHAPES, CrnnShape, get_architecture
+from handocr.training.architectures import ARCHITECTURES, CrnnShape, get_architecture
 from handocr.training.crnn import CRNN
 from handocr.training.finetune import InitialWeights
 
@@ -32,10 +32,15 @@ CONV_LAYERS = (0, 2, 4, 5, 7)  # indices in CRNN.features of the conv blocks (co
 def can_grow(source: str, target: str) -> bool:
     """Whether weights of architecture ``source`` can grow into ``target`` (a CRNN into a CRNN at
     least as wide everywhere)."""
-    if source not in CRNN_SHAPES or target not in CRNN_SHAPES:
+    old, new = _shape(source), _shape(target)
+    if old is None or new is None:
         return False
-    old, new = CRNN_SHAPES[source], CRNN_SHAPES[target]
     return all(a <= b for a, b in zip(_widths(old), _widths(new), strict=True))
+
+
+def _shape(name: str) -> CrnnShape | None:
+    architecture = ARCHITECTURES.get(name)
+    return None if architecture is None else architecture.crnn_shape
 
 
 def _widths(shape: CrnnShape) -> tuple[int, ...]:
@@ -70,9 +75,11 @@ def grow_state(
     ``seed``. ``ValueError`` when ``source`` cannot grow into ``target`` (see :func:`can_grow`)."""
     if not can_grow(source, target):
         raise ValueError(f"weights of {source} cannot grow into {target}")
-    old_shape, new_shape = CRNN_SHAPES[source], CRNN_SHAPES[target]
+    old_shape, new_shape = _shape(source), _shape(target)
+    assert old_shape is not None and new_shape is not None  # can_grow checked both
     torch.manual_seed(seed)
-    grown = {k: v.detach().clone() for k, v in CRNN(num_classes, height, new_shape).state_dict().items()}
+    wider = CRNN(num_classes, height, new_shape)
+    grown = {k: v.detach().clone() for k, v in wider.state_dict().items()}
     arange = torch.arange
 
     inputs = arange(1)  # the grey channel
@@ -85,8 +92,7 @@ def grow_state(
         grown[f"features.{layer}.1.num_batches_tracked"] = state[f"features.{layer}.1.num_batches_tracked"].clone()
         inputs = channels
     # features flatten channel-major (channel * feat_height + row): old channels keep their positions
-    feat_height = height // 16
-    features = arange(old_shape.channels[-1] * feat_height)
+    features = arange(old_shape.channels[-1] * wider.feat_height)
     projected = arange(old_shape.project)
     _place(grown["project.weight"], state["project.weight"], projected, features)
     _place(grown["project.bias"], state["project.bias"], projected)
