@@ -40,14 +40,27 @@ def default_threads() -> int:
     return available_cpus()
 
 
+def spin_wait() -> bool:
+    """Whether ONNX Runtime's intra-op threads busy-wait for work between operators.
+
+    Off unless ``HANDOCR_SPIN_WAIT=1``. Spinning keeps the cores busy while a thread waits, so two
+    reads running at once (the service runs two) slow each other down: with the fast recognizer on
+    2 cores, HTTP p95 at 3 pages/s fell from 761 to 429 ms with it off, and a page took 0.33 instead
+    of 0.41 CPU-seconds with no change in single-page latency (``bench.http_load``, ``bench.latency``).
+    """
+    return os.environ.get("HANDOCR_SPIN_WAIT", "0") == "1"
+
+
 def make_session(path: Path, threads: int | None = None) -> ort.InferenceSession:
-    """A CPU inference session for the ONNX file at ``path`` with ``threads`` intra-op threads."""
+    """A CPU inference session for the ONNX file at ``path`` with ``threads`` intra-op threads
+    (threads spin only if :func:`spin_wait`)."""
     options = ort.SessionOptions()
     options.intra_op_num_threads = threads or default_threads()
     options.inter_op_num_threads = 1
     options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     options.log_severity_level = 3
+    options.add_session_config_entry("session.intra_op.allow_spinning", "1" if spin_wait() else "0")
     return ort.InferenceSession(str(path), sess_options=options, providers=["CPUExecutionProvider"])
 
 
