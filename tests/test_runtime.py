@@ -1,12 +1,10 @@
 """ONNX Runtime session settings: thread count and spin-waiting."""
 
-from pathlib import Path
-
 import pytest
 
+from handocr.models import find_model
 from handocr.runtime import available_cpus, default_threads, make_session, spin_wait
 
-MODEL = Path(__file__).resolve().parents[1] / "models" / "line-recognizer-fast" / "model.onnx"
 SPIN_KEY = "session.intra_op.allow_spinning"
 
 
@@ -24,7 +22,7 @@ def test_sessions_spin_wait_only_when_asked(monkeypatch, env, expected):
     else:
         monkeypatch.setenv("HANDOCR_SPIN_WAIT", env)
     assert spin_wait() is (expected == "1")
-    session = make_session(MODEL, threads=1)
+    session = make_session(find_model("line-recognizer-fast").onnx_path, threads=1)
     options = session.get_session_options()
     assert options.get_session_config_entry(SPIN_KEY) == expected
     assert options.intra_op_num_threads == 1
