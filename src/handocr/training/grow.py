@@ -32,10 +32,15 @@ CONV_LAYERS = (0, 2, 4, 5, 7)  # indices in CRNN.features of the conv blocks (co
 def can_grow(source: str, target: str) -> bool:
     """Whether weights of architecture ``source`` can grow into ``target`` (a CRNN into a CRNN at
     least as wide everywhere)."""
+    return _growth(source, target) is not None
+
+
+def _growth(source: str, target: str) -> tuple[CrnnShape, CrnnShape] | None:
+    """The CRNN shapes of ``source`` and ``target`` when the first can grow into the second, else None."""
     old, new = _shape(source), _shape(target)
-    if old is None or new is None:
-        return False
-    return all(a <= b for a, b in zip(_widths(old), _widths(new), strict=True))
+    if old is None or new is None or not all(a <= b for a, b in zip(_widths(old), _widths(new), strict=True)):
+        return None
+    return old, new
 
 
 def _shape(name: str) -> CrnnShape | None:
@@ -73,10 +78,10 @@ def grow_state(
     """The state dict of a ``target`` CRNN that computes what the ``source`` CRNN with ``state``
     computes (``num_classes`` classes, ``height``-row input); its new units are initialised from
     ``seed``. ``ValueError`` when ``source`` cannot grow into ``target`` (see :func:`can_grow`)."""
-    if not can_grow(source, target):
+    shapes = _growth(source, target)
+    if shapes is None:
         raise ValueError(f"weights of {source} cannot grow into {target}")
-    old_shape, new_shape = _shape(source), _shape(target)
-    assert old_shape is not None and new_shape is not None  # can_grow checked both
+    old_shape, new_shape = shapes
     torch.manual_seed(seed)
     wider = CRNN(num_classes, height, new_shape)
     grown = {k: v.detach().clone() for k, v in wider.state_dict().items()}
