@@ -207,3 +207,76 @@ def test_decoder_gives_the_same_line_either_way(shipped_lm, shipped_lexicon):
         a, b = c(lp), python(lp)
         assert (a.text, a.spans) == (b.text, b.spans)
         assert np.allclose(a.char_confidences, b.char_confidences)
+
+
+def _spelled(word: str, characters: str) -> np.ndarray:
+    """Log-probabilities that spell ``word`` (0.9 a character, a blank between), each character with
+    the digit ``1`` as its runner-up: swapping one in makes a word the lexicon does not judge."""
+    rows = []
+    for ch in word:
+        row = np.full(len(characters) + 1, 1e-4)
+        row[characters.index(ch) + 1], row[characters.index("1") + 1] = 0.9, 0.09
+        rows += [row / row.sum(), np.eye(len(characters) + 1)[0] * 0.99 + 0.01 / (len(characters) + 1)]
+    return np.log(np.array(rows))
+
+
+def test_the_c_lexicon_judges_words_as_lexicon_knows_does():
+    """The search keeps a spelled word exactly when the lexicon knows it or does not judge it (a huge
+    penalty otherwise swaps in a digit), in C from the lexicon's tables, in C through ``knows`` and in
+    Python: the same answers as :meth:`Lexicon.knows` on case, accents, ligatures, punctuation at the
+    ends and inside, and words longer than any in the lexicon."""
+    _require_native()
+    chars = "abcdefghijklmnopqrstuvwxyzACTÉLNŒUFéœ'-,()1 "
+    lexicon = Lexicon(["cat", "élan", "œuf", "zebra"])
+    words = ["cat", "CAT,", "Cat", "cax", "(élan)", "ÉLAN", "œuf", "ŒUF", "l'album", "a-b", "--", "zebras", "catcatcat"]
+    expected = {w: lexicon.knows(w) for w in words}
+    assert not all(expected.values()) and any(expected.values())
+    assert lexicon.native_tables(chars) is lexicon.native_tables(chars)  # built once per charset
+
+    class Callback:  # the same lexicon, seen only through ``knows``
+        def knows(self, word: str) -> bool:
+            return lexicon.knows(word)
+
+    for judge in (lexicon, Callback()):
+        for native in (True, False):
+            for word in words:
+                labels = prefix_beam_search(
+                    _spelled(word, chars),
+                    beam_width=16,
+                    characters=chars,
+                    lexicon=judge,
+                    oov_penalty=-100.0,
+                    native=native,
+                )
+                read = "".join(chars[c - 1] for c in labels)
+                assert (read == word) == expected[word], (word, read, native, type(judge).__name__)
+
+
+def test_the_c_lexicon_steps_aside_for_a_final_sigma():
+    assert Lexicon(["λόγος"]).native_tables("λόγοςΣ ") is None  # 'Σ'.lower() depends on its place
+    assert beam._native_lexicon(Lexicon(["ab"]), "abΣ ").__name__ == "knows"
+
+
+def test_the_c_search_lets_other_threads_run(shipped_lm, shipped_lexicon):
+    """With the lexicon's tables the search releases the GIL: lines decoded on two threads give the
+    labels they give one after the other."""
+    _require_native()
+    from concurrent.futures import ThreadPoolExecutor
+
+    rng = np.random.default_rng(3)
+    lines = [log_softmax(rng.normal(size=(60, len(CHARS) + 1)) * 3) for _ in range(24)]
+
+    def decode(lp: np.ndarray) -> list[int]:
+        return prefix_beam_search(
+            lp,
+            beam_width=8,
+            lm=shipped_lm,
+            characters=CHARS,
+            lm_weight=0.6,
+            lexicon=shipped_lexicon,
+            oov_penalty=-3.0,
+            native=True,
+        )
+
+    with ThreadPoolExecutor(2) as pool:
+        assert list(pool.map(decode, lines)) == [decode(lp) for lp in lines]

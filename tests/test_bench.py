@@ -384,3 +384,17 @@ def test_band_bodies_cut_each_page_into_jpeg_bands(tmp_path: Path) -> None:
     assert band_bodies([page], 1) == [(page.read_bytes(), "image/png")]
     with pytest.raises(ValueError):
         band_bodies([page], 0)
+
+
+@pytest.mark.skipif(not SHARED_REAL.is_dir(), reason="no shared data")
+def test_decode_threads_decodes_each_page_three_ways_to_the_same_text(tmp_path: Path) -> None:
+    from bench.decode_threads import main
+
+    argv = ["--data", str(SHARED_REAL), "--pages", "1", "--threads", "2", "--out", str(tmp_path)]
+    main([*argv, "--recognizer", "line-recognizer-fast", "--tag", "t"])
+    result = json.loads((tmp_path / "decode_threads-t.json").read_text())
+    summary = result["summary"]
+    assert result["config"]["threads"] == 2 and len(result["pages"]) == 2 and summary["lines"] > 20
+    assert summary["differing_lines"] == {"callbacks": 0, "tables": 0, "threads": 0}
+    assert all(page["ms"].keys() == {"callbacks", "tables", "threads"} for page in result["pages"])
+    assert (tmp_path / "decode_threads-t.md").read_text().count("| threads ") == 1

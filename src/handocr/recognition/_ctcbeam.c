@@ -4,7 +4,9 @@
  * for step and in the same floating-point order, so both give the same labels; this one takes
  * about a tenth of its time (1-2 ms a line on val, python -m bench.decoder). See that function for the method. Only
  * search() and align() are exported; handocr.recognition.beam prepares their arguments (the LM's
- * tables as float64 / int64 arrays, a callback to the lexicon) and wraps them.
+ * tables as float64 / int64 arrays, the lexicon's words and the charset's lowercase forms as
+ * arrays, or a callback to the lexicon) and wraps them. With no callback, the search runs without
+ * the GIL, so that several threads can decode the lines of a page at once.
  *
  * A prefix is a node of a trie (its parent and its last class), made once and shared by every
  * beam that reaches it, so two beams hold the same prefix exactly when they hold the same node.
@@ -20,7 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define ABI_VERSION 1
+#define ABI_VERSION 2
 #define MAX_ORDER 24
 
 /* -- the prefix trie ---------------------------------------------------------------------- */
@@ -202,6 +204,7 @@ static const void *buffer_of(Buffers *buffers, PyObject *obj, Py_ssize_t itemsiz
 
 #define F64 "d"
 #define I64 "lq"
+#define BYTES "BbcS"
 
 /* The (T, C) float64 log-probabilities `obj`, with T and C in *frames and *classes. */
 static const double *log_probs_of(Buffers *buffers, PyObject *obj, Py_ssize_t *frames, Py_ssize_t *classes) {
@@ -310,11 +313,105 @@ static void frame_add(Frame *frame, unsigned slot, Beam beam) {
     frame->slots[slot] = ++frame->n;
 }
 
-/* Whether the lexicon knows the last word of `node` (the characters after its last space), by
- * calling `knows` with it as a str once per node (class c is characters[c - 1]). Returns 1, 0, or
- * -1 with a Python error set. */
-static int word_known(Trie *trie, int node, int space_class, const Py_UCS4 *characters, PyObject *knows) {
+/* The lexicon as arrays (handocr.recognition.lexicon.Lexicon.native_tables): its words as sorted
+ * records of `width` bytes (UTF-8, zero-padded), and for each class its lowercase form (UTF-8,
+ * lowered[offsets[c]:offsets[c + 1]]) and flags: EDGE for the punctuation stripped from the ends of
+ * a word, ALPHA for a letter (once lowercased). */
+typedef struct {
+    const char *words;
+    Py_ssize_t n_words, width;
+    const char *lowered;
+    Py_ssize_t n_lowered;
+    const int64_t *offsets;
+    const unsigned char *flags;
+    Py_ssize_t classes;
+    char *key; /* `width` bytes to build a word's key in */
+} Lexicon;
+
+#define EDGE 1
+#define ALPHA 2
+
+/* Lexicon.knows for a word given as classes (no space among them), without Python: strip the
+ * punctuation at its ends; a word that is then empty or not all letters is not judged (1); else
+ * its lowercase UTF-8 form is looked up among the words (1 or 0). */
+static int lexicon_knows(const Lexicon *lex, const int *classes, int length) {
+    int lo = 0, hi = length;
+    while (lo < hi && (lex->flags[classes[lo]] & EDGE)) lo++;
+    while (hi > lo && (lex->flags[classes[hi - 1]] & EDGE)) hi--;
+    if (lo == hi) return 1;
+    Py_ssize_t size = 0;
+    for (int i = lo; i < hi; i++) {
+        if (!(lex->flags[classes[i]] & ALPHA)) return 1;
+        size += lex->offsets[classes[i] + 1] - lex->offsets[classes[i]];
+    }
+    if (size > lex->width) return 0;
+    memset(lex->key, 0, (size_t)lex->width);
+    Py_ssize_t at = 0;
+    for (int i = lo; i < hi; i++) {
+        const int64_t start = lex->offsets[classes[i]], end = lex->offsets[classes[i] + 1];
+        memcpy(lex->key + at, lex->lowered + start, (size_t)(end - start));
+        at += end - start;
+    }
+    Py_ssize_t first = 0, last = lex->n_words;
+    while (first < last) {
+        Py_ssize_t mid = first + (last - first) / 2;
+        int order = memcmp(lex->words + mid * lex->width, lex->key, (size_t)lex->width);
+        if (order == 0) return 1;
+        if (order < 0)
+            first = mid + 1;
+        else
+            last = mid;
+    }
+    return 0;
+}
+
+/* Reads the lexicon tuple (words, width, lowered, offsets, flags) for `classes` classes. */
+static int lexicon_from_tuple(Lexicon *lex, PyObject *spec, Buffers *buffers, Py_ssize_t classes) {
+    PyObject *words, *lowered, *offsets, *flags;
+    Py_ssize_t n_offsets, n_flags, n_bytes;
+    if (!PyArg_ParseTuple(spec, "OnOOO", &words, &lex->width, &lowered, &offsets, &flags)) return -1;
+    lex->words = (const char *)buffer_of(buffers, words, 1, BYTES, &n_bytes, "words");
+    if (lex->words == NULL) return -1;
+    lex->lowered = (const char *)buffer_of(buffers, lowered, 1, BYTES, &lex->n_lowered, "lowered");
+    if (lex->lowered == NULL) return -1;
+    lex->offsets = (const int64_t *)buffer_of(buffers, offsets, 8, I64, &n_offsets, "offsets");
+    if (lex->offsets == NULL) return -1;
+    lex->flags = (const unsigned char *)buffer_of(buffers, flags, 1, BYTES, &n_flags, "flags");
+    if (lex->flags == NULL) return -1;
+    if (lex->width < 1 || n_bytes % lex->width != 0 || n_offsets != classes + 1 || n_flags != classes) {
+        PyErr_SetString(PyExc_ValueError, "the lexicon tables do not fit the word width or the classes");
+        return -1;
+    }
+    for (Py_ssize_t c = 0; c < classes; c++) {
+        if (lex->offsets[c] < 0 || lex->offsets[c] > lex->offsets[c + 1] || lex->offsets[c + 1] > lex->n_lowered) {
+            PyErr_SetString(PyExc_ValueError, "the lexicon's class offsets are out of order");
+            return -1;
+        }
+    }
+    lex->n_words = n_bytes / lex->width;
+    lex->classes = classes;
+    return 0;
+}
+
+/* Whether the lexicon knows the last word of `node` (the characters after its last space): with
+ * `lex`, looked up in C; else by calling `knows` with it as a str (class c is characters[c - 1]).
+ * Once per node. Returns 1, 0, or -1: out of memory (nothing set) or, with `knows`, a Python error
+ * set. */
+static int word_known(Trie *trie, int node, int space_class, const Py_UCS4 *characters, PyObject *knows,
+                      const Lexicon *lex) {
     if (trie->nodes[node].known >= 0) return trie->nodes[node].known;
+    if (lex != NULL) {
+        int stack[256], length = 0;
+        for (int n = node; n > 0 && trie->nodes[n].cls != space_class; n = trie->nodes[n].parent) length++;
+        int *classes = length <= 256 ? stack : (int *)malloc(sizeof(int) * (size_t)length);
+        if (classes == NULL) return -1;
+        int i = length;
+        for (int n = node; i > 0; n = trie->nodes[n].parent) classes[--i] = trie->nodes[n].cls;
+        int known = lexicon_knows(lex, classes, length);
+        if (classes != stack) free(classes);
+        trie->nodes[node].known = known;
+        return known;
+    }
     Py_UCS4 word[256];
     int length = 0;
     for (int n = node; n > 0 && trie->nodes[n].cls != space_class; n = trie->nodes[n].parent) length++;
@@ -439,8 +536,13 @@ static PyObject *search_impl(PyObject *module, PyObject *args, PyObject *kwargs)
     Py_UCS4 *characters = NULL;
     PyObject *result = NULL;
     LM lm;
+    Lexicon lexicon = {.key = NULL};
+    const Lexicon *tables = NULL; /* the lexicon as arrays, or NULL for none or a callback */
     int use_lm = lm_spec != Py_None;
     int judge = knows != Py_None;
+    PyThreadState *thread = NULL; /* while the GIL is released */
+    int best = 0, length = 0;     /* the best beam, and the length of its labels */
+    enum { OK, NO_MEMORY, PYTHON_ERROR } failure = OK;
     const int64_t *lm_symbols = NULL;
     Py_ssize_t n_lm_symbols = 0, frames, classes;
 
@@ -452,6 +554,17 @@ static PyObject *search_impl(PyObject *module, PyObject *args, PyObject *kwargs)
             goto done;
         }
         if ((characters = PyUnicode_AsUCS4Copy(characters_obj)) == NULL) goto done;
+        if (PyTuple_Check(knows)) {
+            if (lexicon_from_tuple(&lexicon, knows, &buffers, classes) < 0) goto done;
+            if ((lexicon.key = (char *)malloc((size_t)lexicon.width)) == NULL) {
+                PyErr_NoMemory();
+                goto done;
+            }
+            tables = &lexicon;
+        } else if (!PyCallable_Check(knows)) {
+            PyErr_SetString(PyExc_TypeError, "knows must be None, a callable or the lexicon's tables");
+            goto done;
+        }
     }
     int most_candidates =
         frame_candidates(log_probs, frames, classes, log_threshold, max_candidates, &offsets, &candidates);
@@ -490,6 +603,7 @@ static PyObject *search_impl(PyObject *module, PyObject *args, PyObject *kwargs)
         goto done;
     }
     Frame next = {next_beams, 0, slots, stamps, 0, table - 1};
+    if (!judge || tables != NULL) thread = PyEval_SaveThread(); /* no Python until `finish` */
     int64_t start_state = 0;
     if (use_lm) {
         for (int m = 0; m < lm.order - 1; m++) start_state += lm.space * lm.mods[m];
@@ -552,8 +666,8 @@ static PyObject *search_impl(PyObject *module, PyObject *args, PyObject *kwargs)
                 if (extend == -INFINITY) continue;
                 const int child = trie_child(&trie, beam.node, c);
                 if (child < 0) {
-                    PyErr_NoMemory();
-                    goto done;
+                    failure = NO_MEMORY;
+                    goto finish;
                 }
                 found = frame_find(&next, child, &slot);
                 if (found >= 0) {
@@ -564,15 +678,18 @@ static PyObject *search_impl(PyObject *module, PyObject *args, PyObject *kwargs)
                 int64_t state = beam.state;
                 if (use_lm) {
                     if (walk == NULL && (walk = node_walk(&lm, &trie, &walks, beam.node, beam.state)) == NULL) {
-                        PyErr_NoMemory();
-                        goto done;
+                        failure = NO_MEMORY;
+                        goto finish;
                     }
                     lm_score += lm_weight * lm_log_prob(&lm, walk, lm_symbols[c]);
                     state = lm_next_state(&lm, beam.state, lm_symbols[c]);
                 }
                 if (judge && c == space_class) {
-                    int known = word_known(&trie, beam.node, space_class, characters, knows);
-                    if (known < 0) goto done;
+                    int known = word_known(&trie, beam.node, space_class, characters, knows, tables);
+                    if (known < 0) {
+                        failure = tables != NULL ? NO_MEMORY : PYTHON_ERROR;
+                        goto finish;
+                    }
                     if (!known) lm_score += oov_penalty;
                 }
                 frame_add(&next, slot, (Beam){child, -INFINITY, extend, lm_score, state});
@@ -585,20 +702,22 @@ static PyObject *search_impl(PyObject *module, PyObject *args, PyObject *kwargs)
         for (int i = 0; i < n_beams; i++) {
             const Walk *walk = node_walk(&lm, &trie, &walks, beams[i].node, beams[i].state);
             if (walk == NULL) {
-                PyErr_NoMemory();
-                goto done;
+                failure = NO_MEMORY;
+                goto finish;
             }
             beams[i].lm += lm_weight * lm_log_prob(&lm, walk, lm.space);
         }
     }
     if (judge) { /* and its last word */
         for (int i = 0; i < n_beams; i++) {
-            int known = word_known(&trie, beams[i].node, space_class, characters, knows);
-            if (known < 0) goto done;
+            int known = word_known(&trie, beams[i].node, space_class, characters, knows, tables);
+            if (known < 0) {
+                failure = tables != NULL ? NO_MEMORY : PYTHON_ERROR;
+                goto finish;
+            }
             if (!known) beams[i].lm += oov_penalty;
         }
     }
-    int best = 0;
     double best_total = beam_score(&beams[0]);
     for (int i = 1; i < n_beams; i++) {
         double score = beam_score(&beams[i]);
@@ -607,8 +726,11 @@ static PyObject *search_impl(PyObject *module, PyObject *args, PyObject *kwargs)
             best_total = score;
         }
     }
-    int length = 0;
     for (int n = beams[best].node; n > 0; n = trie.nodes[n].parent) length++;
+finish:
+    if (thread != NULL) PyEval_RestoreThread(thread);
+    if (failure == NO_MEMORY) PyErr_NoMemory();
+    if (failure != OK) goto done;
     result = PyList_New(length);
     if (result == NULL) goto done;
     for (int n = beams[best].node, i = length; n > 0; n = trie.nodes[n].parent) {
@@ -633,6 +755,7 @@ done:
     free(offsets);
     free(candidates);
     free(cumulative);
+    free(lexicon.key);
     PyMem_Free(characters);
     return result;
 }
@@ -751,7 +874,8 @@ static PyMethodDef methods[] = {
     {"search", (PyCFunction)(void (*)(void))search_impl, METH_VARARGS | METH_KEYWORDS,
      "search(log_probs, log_threshold, max_candidates, beam_width, beam_threshold, lm, lm_symbols, lm_weight, "
      "insertion_bonus, knows, space_class, oov_penalty, characters) -> labels\n\n"
-     "CTC prefix beam search; see handocr.recognition.beam.prefix_beam_search, which prepares the arguments."},
+     "CTC prefix beam search; see handocr.recognition.beam.prefix_beam_search, which prepares the arguments. "
+     "knows: None, the lexicon's tables (the search then runs without the GIL) or a callable."},
     {"align", align_impl, METH_VARARGS,
      "align(log_probs, labels) -> [(first, last), ...]\n\n"
      "Viterbi forced alignment; see handocr.recognition.beam.forced_alignment."},

@@ -41,7 +41,7 @@ try:
 except ImportError:  # not built (no C compiler when installed): the Python search is used
     _ctcbeam = None
 
-NATIVE_ABI_VERSION = 1  # the _ctcbeam interface this module calls
+NATIVE_ABI_VERSION = 2  # the _ctcbeam interface this module calls
 NEG_INF = -math.inf
 Beams = dict[tuple[int, ...], list]  # prefix (class indices) -> [p_b, p_nb, lm score, LM state]
 
@@ -106,7 +106,7 @@ def prefix_beam_search(
             lm.class_symbols(characters) if use_lm and lm is not None else None,
             lm_weight,
             insertion_bonus,
-            judge.knows if judge is not None else None,
+            _native_lexicon(judge, characters),
             space_class,
             oov_penalty,
             characters,
@@ -206,6 +206,16 @@ def _last_word(prefix: tuple[int, ...], characters: str) -> str:
             break
         word.append(char)
     return "".join(reversed(word))
+
+
+def _native_lexicon(lexicon: Lexicon | None, characters: str) -> Any:
+    """The ``knows`` argument of the C search: ``None``, the lexicon's tables (the search then runs
+    without the GIL), or its ``knows`` method where the tables cannot stand in for it."""
+    if lexicon is None:
+        return None
+    tables_of = getattr(lexicon, "native_tables", None)  # any object with ``knows`` may judge words
+    tables = tables_of(characters) if tables_of is not None else None
+    return tables if tables is not None else lexicon.knows
 
 
 def _use_native(native: bool | None) -> bool:

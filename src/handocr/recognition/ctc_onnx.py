@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -12,7 +13,7 @@ from handocr.recognition.charset import Charset
 from handocr.recognition.ctc import DecodedLine, greedy_decode
 from handocr.recognition.language import ANY, AUTO, check_language, guess_language
 from handocr.recognition.preprocess import WIDTH_SCALES, normalise_line, pad_batch, trim_rows
-from handocr.runtime import make_session, model_metadata
+from handocr.runtime import default_threads, make_session, model_metadata
 from handocr.schema import ModelInfo
 
 MAX_WIDTH_RATIO = 1.5  # widest / narrowest line of a batch; chosen on val (see width_buckets)
@@ -50,6 +51,8 @@ class CtcOnnxRecognizer:
     so less time, for a model that reads narrow lines as well (see the recognizer's model card).
     ``language_decoders`` holds a decoder per language code (``languages`` in ``model.json``),
     each with that language's LM and lexicon: see :mod:`handocr.recognition.language`.
+    The lines of a page are decoded on ``threads`` threads at once (the C beam search runs without
+    the GIL).
     """
 
     def __init__(
@@ -68,7 +71,9 @@ class CtcOnnxRecognizer:
             raise ValueError(f"crop_trim must be in [0, 0.5), not {crop_trim}")
         if not WIDTH_SCALES[0] <= width_scale <= WIDTH_SCALES[1]:
             raise ValueError(f"width_scale must be in [{WIDTH_SCALES[0]}, {WIDTH_SCALES[1]}], not {width_scale}")
-        self.session = make_session(path, threads)
+        self.threads = threads or default_threads()
+        self.session = make_session(path, self.threads)
+        self._decoding = ThreadPoolExecutor(self.threads, thread_name_prefix="handocr-decode")  # threads start on use
         self.info = info
         meta = model_metadata(self.session)
         self.charset = Charset.from_json(meta["charset"])
@@ -125,13 +130,19 @@ class CtcOnnxRecognizer:
         :meth:`page_decoder`); character spans are in crop pixels."""
         page_log_probs = self.log_probs(crops)  # none for no crops
         code = self.page_language(page_log_probs, language)  # checks the language, crops or not
-        decoder = self._decoder_of(code)
+        decoded = self._decode_lines(self._decoder_of(code), page_log_probs)
         out = []
-        for crop, scores in zip(crops, page_log_probs, strict=True):
-            line = self._to_result(decoder(scores), crop.shape, scores.shape[0])
+        for crop, scores, text in zip(crops, page_log_probs, decoded, strict=True):
+            line = self._to_result(text, crop.shape, scores.shape[0])
             line.language = code
             out.append(line)
         return out
+
+    def _decode_lines(self, decoder: CtcDecoder, page_log_probs: list[np.ndarray]) -> list[DecodedLine]:
+        """Each line decoded, in order: on the decoding threads when there are several of both."""
+        if self.threads < 2 or len(page_log_probs) < 2:
+            return [decoder(scores) for scores in page_log_probs]
+        return list(self._decoding.map(decoder, page_log_probs))
 
     def quick_confidences(self, crops: list[np.ndarray]) -> list[float]:
         """Line confidences from greedy decoding (no beam, no language model): for cheap checks."""

@@ -24,6 +24,8 @@ import numpy as np
 
 HEADER = b"#handocr-lexicon 1\n"
 WORD_EDGES = ".,;:!?()[]{}\"'«»“”‘’-–—…*/"
+EDGE, ALPHA = 1, 2  # class flags of the native tables
+NativeTables = tuple[np.ndarray, int, bytes, np.ndarray, bytes]
 
 
 def lexicon_key(word: str) -> str | None:
@@ -31,6 +33,20 @@ def lexicon_key(word: str) -> str | None:
     ``None`` when it is not a plain word (empty, or not all letters once stripped)."""
     key = word.strip(WORD_EDGES).lower()
     return key if key.isalpha() else None
+
+
+def native_tables(words: np.ndarray, characters: str) -> NativeTables:
+    """``(records, width, lowered, offsets, flags)`` for :meth:`Lexicon.native_tables`: ``words`` (a
+    sorted ``S`` array) as bytes, its item width, the lowercase UTF-8 forms of the classes (blank
+    first, empty) end to end, where each starts and ends (``int64``, one more than the classes), and
+    one flag byte per class."""
+    forms = [b""] + [c.lower().encode("utf-8") for c in characters]
+    offsets = np.zeros(len(forms) + 1, dtype=np.int64)
+    offsets[1:] = np.cumsum([len(f) for f in forms])
+    flags = bytes([0] + [(EDGE if c in WORD_EDGES else 0) | (ALPHA if c.lower().isalpha() else 0) for c in characters])
+    width = max(1, words.dtype.itemsize)
+    records = np.ascontiguousarray(words).view(np.uint8) if len(words) else np.zeros(0, dtype=np.uint8)
+    return records, width, b"".join(forms), offsets, flags
 
 
 class Lexicon:
@@ -42,6 +58,7 @@ class Lexicon:
         keys = sorted({key.encode("utf-8") for word in words if (key := lexicon_key(word)) is not None})
         self._sorted = np.array(keys, dtype=bytes) if keys else np.array([], dtype="S1")
         self._recent: dict[str, bool] = {}
+        self._native: dict[str, NativeTables] = {}
 
     def __len__(self) -> int:
         return len(self._sorted)
@@ -50,6 +67,21 @@ class Lexicon:
     def words(self) -> frozenset[str]:
         """Every word of the lexicon (built on each call: for inspection, not lookups)."""
         return frozenset(word.decode("utf-8") for word in self._sorted.tolist())
+
+    def native_tables(self, characters: str) -> NativeTables | None:
+        """The lexicon as the C beam search reads it (see ``_ctcbeam.search``), for a model whose class
+        ``c`` is ``characters[c - 1]``: its words as zero-padded UTF-8 records, their width, and each
+        class's lowercase form (UTF-8) with its flags (``EDGE``: stripped from a word's ends,
+        ``ALPHA``: a letter once lowercased). ``None`` when a lookup there would not match
+        :meth:`knows`: a charset with ``Σ``, whose lowercase depends on where it stands in a word.
+        Built once per charset."""
+        if "Σ" in characters:
+            return None
+        tables = self._native.get(characters)
+        if tables is None:
+            tables = native_tables(self._sorted, characters)
+            self._native[characters] = tables
+        return tables
 
     def knows(self, word: str) -> bool:
         """Whether ``word`` is in the lexicon, or is no plain word and so is not judged."""
