@@ -86,6 +86,18 @@ def test_multi_page_tiff_gives_one_upright_image_per_frame() -> None:
     assert all(p.mode == "RGB" for p in pages)
 
 
+def test_upright_rgb_frames_outlive_the_file_and_the_frames_after_them() -> None:
+    """With nothing to turn or convert, each frame is still its own image: later frames and the
+    closed file leave the earlier ones as they were."""
+    colours = [(200, 0, 0), (0, 200, 0), (0, 0, 200)]
+    frames = [Image.new("RGB", (30 - 5 * i, 12), colour) for i, colour in enumerate(colours)]
+    data = encode(frames[0], "TIFF", save_all=True, append_images=frames[1:])
+    pages = decode_pages(data)
+    assert [p.size for p in pages] == [(30, 12), (25, 12), (20, 12)]
+    assert [p.getpixel((3, 3)) for p in pages] == colours
+    assert [np.asarray(p).reshape(-1, 3).std(axis=0).max() for p in pages] == [0, 0, 0]
+
+
 def test_jpeg_exif_orientation_6_comes_back_rotated() -> None:
     exif = Image.Exif()
     exif[ORIENTATION] = 6  # stored image must be turned 90 degrees clockwise to display

@@ -156,7 +156,7 @@ class Reader:
         checked for being upside down (a few lines read turned over) and read again turned if so.
         """
         start = time.perf_counter()
-        rgb = np.asarray(image.convert("RGB"))
+        rgb = np.asarray(image if image.mode == "RGB" else image.convert("RGB"))  # no copy to copy from
         gray = np.asarray(image.convert("L"))
         detections = self.detector.detect(rgb)
         t_first_detect = time.perf_counter()
