@@ -24,37 +24,17 @@ from typing import Any
 
 import numpy as np
 
-from bench.common import (
-    base_parser,
-    load_pages,
-    machine_description,
-    markdown_table,
-    output_stem,
-    report,
-    safe_ratio,
-    split_list,
-    summarize,
-    write_results,
-)
+from bench.common import machine_description, markdown_table, output_stem, report, safe_ratio, summarize, write_results
+from bench.decoder import page_posteriors, recognizer_and_pages
 
 WAYS = ("callbacks", "tables", "threads")
 
 
 def main(argv: list[str] | None = None) -> None:
     """Run the benchmark and write ``bench/results/decode_threads[-TAG].{json,md}``."""
-    parser = base_parser(__doc__.splitlines()[0])
-    parser.add_argument("--recognizer", default="line-recognizer", help="model folder or name")
-    args = parser.parse_args(argv)
-
-    from handocr.evaluation.calibration_eval import collect_samples
-    from handocr.models import load_recognizer
-    from handocr.recognition.beam import native_available
     from handocr.recognition.lexicon import Lexicon
 
-    if not native_available():
-        parser.error("the C beam search is not built (pip install -e . with a C compiler)")
-    recognizer = load_recognizer(args.recognizer, threads=args.threads)
-    pages = load_pages(args.data, split_list(args.sets), args.split, args.pages)
+    args, recognizer, pages = recognizer_and_pages(__doc__.splitlines()[0], argv)
     tables_of = Lexicon.native_tables
 
     def decode(way: str, decoder: Any, log_probs: list[np.ndarray]) -> list[str]:
@@ -70,11 +50,7 @@ def main(argv: list[str] | None = None) -> None:
     times: dict[str, list[float]] = {way: [] for way in WAYS}
     rows: list[dict[str, Any]] = []
     differing = {way: 0 for way in WAYS}
-    for k, page in enumerate(pages):
-        log_probs = [sample.log_probs for sample in collect_samples(recognizer, pages=[page.record])]
-        if not log_probs:
-            continue
-        decoder = recognizer.page_decoder(log_probs)
+    for k, (page, log_probs, decoder) in enumerate(page_posteriors(recognizer, pages)):
         texts: dict[str, list[str]] = {}
         page_ms: dict[str, float] = {}
         for way in WAYS[k % 3 :] + WAYS[: k % 3]:

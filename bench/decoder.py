@@ -14,8 +14,10 @@ lines got a different text (0 expected: both run the same search).
 
 from __future__ import annotations
 
+import argparse
 import dataclasses
 import time
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -36,29 +38,40 @@ from bench.common import (
 SEARCHES = ("c", "python")
 
 
-def main(argv: list[str] | None = None) -> None:
-    """Run the benchmark and write ``bench/results/decoder[-TAG].{json,md}``."""
-    parser = base_parser(__doc__.splitlines()[0])
+def recognizer_and_pages(description: str, argv: list[str] | None) -> tuple[argparse.Namespace, Any, list]:
+    """The decoding benchmarks' arguments (the shared ones and ``--recognizer``), the recognizer
+    (loaded with ``--threads``) and the pages; exits with a message when the C search is not built."""
+    parser = base_parser(description)
     parser.add_argument("--recognizer", default="line-recognizer", help="model folder or name")
     args = parser.parse_args(argv)
 
-    from handocr.evaluation.calibration_eval import collect_samples
     from handocr.models import load_recognizer
     from handocr.recognition.beam import native_available
 
     if not native_available():
         parser.error("the C beam search is not built (pip install -e . with a C compiler)")
     recognizer = load_recognizer(args.recognizer, threads=args.threads)
-    pages = load_pages(args.data, split_list(args.sets), args.split, args.pages)
+    return args, recognizer, load_pages(args.data, split_list(args.sets), args.split, args.pages)
+
+
+def page_posteriors(recognizer: Any, pages: list) -> Iterator[tuple[Any, list[np.ndarray], Any]]:
+    """For each page with scored lines: the page, its lines' log-probabilities (ground-truth boxes,
+    cut as the reader cuts them) and the decoder the reader would pick for it (its language)."""
+    from handocr.evaluation.calibration_eval import collect_samples
+
+    for page in pages:
+        log_probs = [sample.log_probs for sample in collect_samples(recognizer, pages=[page.record])]
+        if log_probs:
+            yield page, log_probs, recognizer.page_decoder(log_probs)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Run the benchmark and write ``bench/results/decoder[-TAG].{json,md}``."""
+    args, recognizer, pages = recognizer_and_pages(__doc__.splitlines()[0], argv)
     times: dict[str, list[float]] = {name: [] for name in SEARCHES}
     rows: list[dict[str, Any]] = []
     differing = 0
-    for page in pages:
-        samples = collect_samples(recognizer, pages=[page.record])
-        log_probs = [sample.log_probs for sample in samples]
-        if not log_probs:
-            continue
-        decoder = recognizer.page_decoder(log_probs)
+    for page, log_probs, decoder in page_posteriors(recognizer, pages):
         decoders = {
             "c": dataclasses.replace(decoder, native=True),
             "python": dataclasses.replace(decoder, native=False),
