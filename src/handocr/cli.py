@@ -197,6 +197,7 @@ def build_parser() -> argparse.ArgumentParser:
     from handocr.calibrate_cli import add_calibrate_command
     from handocr.data_cli import add_data_commands
     from handocr.datasets.synth.dataset import add_synth_command
+    from handocr.quantize_cli import add_quantize_command
     from handocr.training_cli import add_training_commands
 
     add_training_commands(sub)
@@ -204,6 +205,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_batch_command(sub)
     add_synth_command(sub)
     add_calibrate_command(sub)
+    add_quantize_command(sub)
     return parser
 
 

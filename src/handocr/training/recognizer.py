@@ -396,7 +396,7 @@ class RecognizerTrainer:
 
 
 def export_recognizer(checkpoint: Path, target: Path) -> Path:
-    """Export a checkpoint to ONNX: input ``images (N, 1, H, W)``, output ``log_probs (N, W/d, C)``.
+    """Export a checkpoint (or a ``model.pt``) to ONNX: input ``images (N, 1, H, W)``, output ``log_probs (N, W/d, C)``.
 
     The charset, geometry (``line_height`` H, ``downsample`` d) and architecture go into the ONNX
     metadata, so the file is self-contained. The torch weights with their charset are written beside
@@ -423,7 +423,7 @@ def export_recognizer(checkpoint: Path, target: Path) -> Path:
         entry.key, entry.value = key, value
     onnx.save(proto, str(target))
     (target.with_suffix(".train.json")).write_text(
-        json.dumps({"checkpoint": str(checkpoint), "history": state["history"]}, indent=1)
+        json.dumps({"checkpoint": str(checkpoint), "history": state.get("history", [])}, indent=1)  # none in a model.pt
     )
     save_weights(state["model"], charset, target.with_name(WEIGHTS_FILE), arch)  # to fine-tune from (--from)
     return target
