@@ -62,7 +62,7 @@ def cmd_quantize(args: argparse.Namespace) -> int:
 
 def calibration_crops(folders: list[Path], split: str, pages: int, every: int) -> list:
     """Grayscale crops of every ``every``-th recognition line of the first ``pages`` pages of each
-    folder's ``split``, cut on their ground-truth boxes as the reader cuts them."""
+    folder's ``split``: their ground-truth boxes as annotated, with the reader's crop margin."""
     import numpy as np
     from PIL import Image
 

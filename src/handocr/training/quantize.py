@@ -10,8 +10,8 @@ output back to float and quantize it again for the next, at about a quarter of t
 Activation ranges are the ``percentile`` of each tensor's absolute values (a few extreme values
 would otherwise stretch the range and cost every other value its precision).
 
-The calibration crops are cut from the ground-truth boxes of the ``train`` pages as the reader cuts
-them, and prepared as the recognizer reads them (its ``crop_trim``, line height and
+The calibration crops are the ground-truth boxes of the ``train`` pages with the reader's crop
+margin, prepared as the recognizer reads them (its ``crop_trim``, line height and
 ``width_scale``); each is cut or padded to :data:`CALIBRATION_WIDTH` columns, because the
 percentile calibration stacks tensors of one shape. ``val`` is never read here: the quantized model
 is measured there afterwards.
