@@ -108,8 +108,72 @@ def test_an_int8_source_is_quantized_again_from_its_float_weights(
         np.testing.assert_allclose(a, b, atol=1e-4)
 
 
+def test_a_model_onnx_runtime_cannot_load_is_not_left_behind(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from handocr.training import quantize
+
+    source = _opset11_recognizer(tmp_path / "tiny")
+    monkeypatch.setattr(quantize, "MIN_OPSET", 0)  # no conversion: per-channel weights at opset 11 do not load
+    assert _quantize(source, tmp_path / "tiny-int8") == 2
+    assert "does not load in ONNX Runtime" in capsys.readouterr().err
+    assert not (tmp_path / "tiny-int8" / "model.onnx").exists() and not (tmp_path / "tiny-int8" / "model.json").exists()
+
+
 def test_the_source_folder_is_not_overwritten(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert _quantize(find_model("line-recognizer-fast").folder, find_model("line-recognizer-fast").folder) == 2
     assert "another folder" in capsys.readouterr().err
     assert _quantize("line-detector", tmp_path / "x") == 2
     assert "only CTC recognizers" in capsys.readouterr().err
+
+
+def _opset11_recognizer(folder: Path) -> Path:
+    """A tiny CTC recognizer exported at opset 11 (as PP-OCR's graph is): conv, ReLU, pooling, a
+    conv that reads the whole height, log-softmax over 3 classes."""
+    import onnx
+    from onnx import TensorProto, helper
+
+    rng = np.random.default_rng(0)
+    weights = {
+        "w1": rng.normal(size=(4, 1, 3, 3)),
+        "b1": np.zeros(4),
+        "w2": rng.normal(size=(3, 4, 8, 1)),
+        "b2": np.zeros(3),
+    }
+    nodes = [
+        helper.make_node("Conv", ["images", "w1", "b1"], ["c1"], pads=[1, 1, 1, 1]),
+        helper.make_node("Relu", ["c1"], ["r1"]),
+        helper.make_node("MaxPool", ["r1"], ["p1"], kernel_shape=[4, 4], strides=[4, 4]),
+        helper.make_node("Conv", ["p1", "w2", "b2"], ["c2"]),
+        helper.make_node("Squeeze", ["c2"], ["s"], axes=[2]),
+        helper.make_node("Transpose", ["s"], ["t"], perm=[0, 2, 1]),
+        helper.make_node("LogSoftmax", ["t"], ["log_probs"], axis=2),
+    ]
+    graph = helper.make_graph(
+        nodes,
+        "tiny",
+        [helper.make_tensor_value_info("images", TensorProto.FLOAT, ["n", 1, 32, "w"])],
+        [helper.make_tensor_value_info("log_probs", TensorProto.FLOAT, ["n", "t", 3])],
+        [helper.make_tensor(k, TensorProto.FLOAT, v.shape, v.astype(np.float32).ravel()) for k, v in weights.items()],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 11)])
+    helper.set_model_props(model, {"charset": json.dumps({"characters": "ab"}), "line_height": "32", "downsample": "4"})
+    folder.mkdir(parents=True)
+    onnx.save(model, str(folder / "model.onnx"))
+    settings = {"name": "tiny", "version": "0.0.1", "file": "model.onnx", "kind": "recognizer", "backend": "ctc-onnx"}
+    (folder / "model.json").write_text(json.dumps(settings))
+    return folder
+
+
+def test_a_graph_older_than_opset_13_is_converted_before_quantizing(tmp_path: Path) -> None:
+    import onnx
+
+    source = _opset11_recognizer(tmp_path / "tiny")
+    assert _quantize(source, tmp_path / "tiny-int8") == 0
+    model = onnx.load(str(tmp_path / "tiny-int8" / "model.onnx"))
+    assert max(o.version for o in model.opset_import if o.domain in ("", "ai.onnx")) >= 13
+    assert [n.op_type for n in model.graph.node].count("QuantizeLinear") >= 2
+    crops = [np.full((40, 200), 230, np.uint8)]
+    crops[0][10:30, 20:180:9] = 20
+    log_probs = load_recognizer(tmp_path / "tiny-int8", threads=1).log_probs(crops)[0]
+    assert log_probs.shape[1] == 3 and np.allclose(np.exp(log_probs).sum(axis=1), 1, atol=1e-3)

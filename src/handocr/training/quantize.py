@@ -23,6 +23,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -30,6 +31,7 @@ CALIBRATION_WIDTH = 640  # columns of every calibration input (after the recogni
 CALIBRATION_BATCH = 8
 DEFAULT_PERCENTILE = 99.99
 QUANTIZED_OPS = ("Conv", "Relu", "MaxPool")
+MIN_OPSET = 13  # per-channel QDQ (DequantizeLinear's axis) needs it; older graphs are converted first
 
 
 def calibration_batches(
@@ -53,12 +55,19 @@ def quantize_recognizer(
     source: Path, target: Path, batches: Sequence[np.ndarray], percentile: float = DEFAULT_PERCENTILE
 ) -> None:
     """Write ``source`` (a recognizer's ONNX file) to ``target`` with int8 convolutions calibrated on
-    ``batches`` (see :func:`calibration_batches`); ``target``'s metadata is ``source``'s."""
+    ``batches`` (see :func:`calibration_batches`); ``target``'s metadata is ``source``'s.
+
+    A graph older than opset :data:`MIN_OPSET` (PP-OCR's is 11) is converted to it first. The
+    written model is loaded once with ONNX Runtime: one it cannot run is removed and raises
+    ``ValueError``.
+    """
     import contextlib
     import io
     import tempfile
 
     import onnx
+    import onnxruntime as ort
+    from onnx import version_converter
     from onnxruntime.quantization import (
         CalibrationDataReader,
         CalibrationMethod,
@@ -79,7 +88,10 @@ def quantize_recognizer(
             return next(self.items, None)
 
     with tempfile.TemporaryDirectory() as tmp, contextlib.redirect_stdout(io.StringIO()):  # its progress prints
-        prepared = Path(tmp) / "prepared.onnx"
+        prepared, graph = Path(tmp) / "prepared.onnx", onnx.load(str(source))
+        if _opset(graph) < MIN_OPSET:
+            source = Path(tmp) / "converted.onnx"
+            onnx.save(version_converter.convert_version(graph, MIN_OPSET), str(source))
         quant_pre_process(str(source), str(prepared), skip_symbolic_shape=True)
         quantize_static(
             str(prepared),
@@ -93,6 +105,16 @@ def quantize_recognizer(
             calibrate_method=CalibrationMethod.Percentile,
             extra_options={"CalibPercentile": percentile},
         )
-    model, metadata = onnx.load(str(target)), {p.key: p.value for p in onnx.load(str(source)).metadata_props}
+    model, metadata = onnx.load(str(target)), {p.key: p.value for p in graph.metadata_props}
     onnx.helper.set_model_props(model, metadata)  # charset and geometry, as the source has them
     onnx.save(model, str(target))
+    try:
+        ort.InferenceSession(str(target), providers=["CPUExecutionProvider"])
+    except Exception as exc:  # ONNX Runtime raises its own exception types
+        target.unlink(missing_ok=True)  # no model left behind to fail later
+        raise ValueError(f"the quantized model does not load in ONNX Runtime: {exc}") from exc
+
+
+def _opset(graph: Any) -> int:
+    """The default-domain opset a graph imports."""
+    return max((o.version for o in graph.opset_import if o.domain in ("", "ai.onnx")), default=0)
