@@ -113,9 +113,14 @@ class CtcOnnxRecognizer:
     def _decoder_of(self, code: str | None) -> CtcDecoder:
         return self.decoder if code is None else self.language_decoders[code]
 
+    def line_input(self, crop: np.ndarray) -> np.ndarray:
+        """The network's input ``(height, width)`` for a grayscale crop: trimmed (``crop_trim``),
+        resized to the line height and squeezed to ``width_scale`` (see :func:`normalise_line`)."""
+        return normalise_line(trim_rows(crop, self.crop_trim), self.height, self.width_scale)
+
     def log_probs(self, crops: list[np.ndarray]) -> list[np.ndarray]:
         """Per-crop ``(frames, classes)`` log-probabilities at temperature 1."""
-        inputs = [normalise_line(trim_rows(crop, self.crop_trim), self.height, self.width_scale) for crop in crops]
+        inputs = [self.line_input(crop) for crop in crops]
         results: list[np.ndarray | None] = [None] * len(inputs)
         for index in width_buckets([x.shape[1] for x in inputs], self.batch_size, self.max_width_ratio):
             batch, widths = pad_batch([inputs[i] for i in index], multiple=self.downsample)

@@ -38,14 +38,12 @@ def calibration_batches(
     recognizer: object, crops: Sequence[np.ndarray], batch: int = CALIBRATION_BATCH, width: int = CALIBRATION_WIDTH
 ) -> list[np.ndarray]:
     """Inputs ``(batch, 1, height, width)`` for calibration: each grayscale crop prepared as
-    ``recognizer`` (a :class:`~handocr.recognition.ctc_onnx.CtcOnnxRecognizer`) reads it, cut or
-    zero-padded (paper) to ``width`` columns; a last incomplete batch is left out."""
-    from handocr.recognition.preprocess import normalise_line, trim_rows
-
+    ``recognizer`` (a :class:`~handocr.recognition.ctc_onnx.CtcOnnxRecognizer`) reads it
+    (:meth:`~handocr.recognition.ctc_onnx.CtcOnnxRecognizer.line_input`), cut or zero-padded (paper)
+    to ``width`` columns; a last incomplete batch is left out."""
     lines = []
     for crop in crops:
-        line = normalise_line(trim_rows(crop, recognizer.crop_trim), recognizer.height, recognizer.width_scale)
-        line = line[:, :width]
+        line = recognizer.line_input(crop)[:, :width]
         lines.append(np.pad(line, ((0, 0), (0, width - line.shape[1]))))
     stop = len(lines) - len(lines) % batch
     return [np.stack(lines[k : k + batch])[:, None].astype(np.float32) for k in range(0, stop, batch)]
