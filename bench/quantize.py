@@ -20,7 +20,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from PIL import Image
 
 from bench.common import (
     base_parser,
@@ -35,7 +34,7 @@ from bench.common import (
 )
 from handocr.evaluation.text_metrics import ErrorRate
 from handocr.models import DEFAULT_RECOGNIZER, find_model, load_recognizer
-from handocr.pipeline import ReadOptions, cut_line_crops
+from handocr.pipeline import ReadOptions, ground_truth_line_crops
 from handocr.recognition.ctc import greedy_decode
 from handocr.runtime import make_session
 
@@ -45,15 +44,9 @@ CER_BUDGET = 0.003  # the recognizer issue: int8 ships only if CER rises by at m
 
 def line_crops(pages: list, margin: int = ReadOptions.crop_margin) -> list[tuple[str, np.ndarray, str]]:
     """``(set, crop, reference)`` for every scored line of ``pages``, cut as the pipeline cuts them."""
-    from handocr.datasets.collection import recognition_lines
-
-    out = []
-    for page in pages:
-        gray = np.asarray(Image.open(page.image_path).convert("L"))
-        lines = recognition_lines(page.record)
-        crops = cut_line_crops(gray, [line.box for line, _ in lines], margin)
-        out.extend((page.set_name, crop, target) for crop, (_, target) in zip(crops, lines, strict=True))
-    return out
+    return [
+        (page.set_name, crop, target) for page in pages for target, crop in ground_truth_line_crops(page.record, margin)
+    ]
 
 
 def build_variants(source: Path, calibration_crops: list[np.ndarray], folder: Path, height: int) -> dict[str, Path]:

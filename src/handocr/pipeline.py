@@ -6,6 +6,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 from PIL import Image
@@ -28,6 +29,9 @@ from handocr.orientation import (
 from handocr.recognition.base import LineRecognizer, RecognizedLine
 from handocr.recognition.language import AUTO, check_language
 from handocr.schema import Document, Line, Models, Page, Paragraph, Timings, Word
+
+if TYPE_CHECKING:  # the serving path does not load the dataset readers
+    from handocr.datasets.records import PageRecord
 
 CLEARLY_ACROSS = 1.5  # across_ink_ratio over this: no quarter-turn check (val upright pages: median 2.3-2.8)
 MIN_LINE_HEIGHT = 0.8  # see ReadOptions.min_line_height
@@ -105,6 +109,22 @@ def cut_line_crops(
         x0, y0, x1, y1 = crop_box(box, margin, width, height)
         crops.append(gray[y0:y1, x0:x1] if x1 > x0 and y1 > y0 else np.full((8, 8), 255, np.uint8))
     return crops
+
+
+def ground_truth_line_crops(
+    page: PageRecord, margin: int, min_line_height: float = 0.0
+) -> list[tuple[str, np.ndarray]]:
+    """``(target, crop)`` for each line of an annotated page that a recognizer should read (see
+    :func:`handocr.datasets.collection.recognition_lines`), cut on its ground-truth box as
+    :func:`cut_line_crops` cuts it; the page image is opened only when it has such lines."""
+    from handocr.datasets.collection import recognition_lines
+
+    lines = recognition_lines(page)
+    if not lines:
+        return []
+    gray = np.asarray(Image.open(page.image_path).convert("L"))
+    crops = cut_line_crops(gray, [line.box for line, _ in lines], margin, min_line_height)
+    return [(target, crop) for (_, target), crop in zip(lines, crops, strict=True)]
 
 
 class Reader:

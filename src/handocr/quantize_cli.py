@@ -63,20 +63,14 @@ def cmd_quantize(args: argparse.Namespace) -> int:
 def calibration_crops(folders: list[Path], split: str, pages: int, every: int) -> list:
     """Grayscale crops of every ``every``-th recognition line of the first ``pages`` pages of each
     folder's ``split``: their ground-truth boxes as annotated, with the reader's crop margin."""
-    import numpy as np
-    from PIL import Image
-
-    from handocr.datasets.collection import recognition_lines
     from handocr.datasets.detect import open_dataset
-    from handocr.pipeline import ReadOptions, cut_line_crops
+    from handocr.pipeline import ReadOptions, ground_truth_line_crops
 
     crops = []
     for folder in folders:
         records = list(open_dataset(Path(folder), prefer="pages").pages(split))
         for record in records[:pages] if pages > 0 else records:
-            gray = np.asarray(Image.open(record.image_path).convert("L"))
-            boxes = [line.box for line, _ in recognition_lines(record)]
-            crops.extend(cut_line_crops(gray, boxes, ReadOptions.crop_margin))
+            crops.extend(crop for _, crop in ground_truth_line_crops(record, ReadOptions.crop_margin))
     return crops[:: max(1, every)]
 
 

@@ -22,10 +22,10 @@ from pathlib import Path
 
 import numpy as np
 
-from handocr.datasets.collection import DatasetFolder, recognition_lines
+from handocr.datasets.collection import DatasetFolder
 from handocr.datasets.records import PageRecord
 from handocr.evaluation.text_metrics import edit_distance
-from handocr.pipeline import ReadOptions, cut_line_crops
+from handocr.pipeline import ReadOptions, ground_truth_line_crops
 from handocr.recognition.calibration import (
     TEMPERATURE_GRID,
     IsotonicCalibrator,
@@ -67,7 +67,6 @@ def collect_samples(
     """Run ``recognizer.log_probs`` (a :class:`CtcOnnxRecognizer`) on every scored line of ``pages``
     (or of ``folder``'s ``split``), at temperature 1, cut as the reader cuts them (``crop_margin``;
     thin boxes grown to ``min_line_height``, see :func:`handocr.detection.boxes.grow_thin_boxes`)."""
-    from PIL import Image
 
     if pages is None:
         if folder is None:
@@ -80,12 +79,10 @@ def collect_samples(
         for n, page in enumerate(pages):
             if limit_pages is not None and n >= limit_pages:
                 break
-            lines = recognition_lines(page)
+            lines = ground_truth_line_crops(page, crop_margin, min_line_height)
             if not lines:
                 continue
-            gray = np.asarray(Image.open(page.image_path).convert("L"))
-            crops = cut_line_crops(gray, [line.box for line, _ in lines], crop_margin, min_line_height)
-            for (_, target), scores in zip(lines, recognizer.log_probs(crops), strict=True):
+            for (target, _), scores in zip(lines, recognizer.log_probs([c for _, c in lines]), strict=True):
                 samples.append(LineSample(Path(page.image_path).stem, target, np.asarray(scores, np.float32)))
     finally:
         recognizer.temperature = saved
