@@ -77,7 +77,7 @@ def calibration_crops(folders: list[Path], split: str, pages: int, every: int) -
 def quantize_folder(args: argparse.Namespace) -> Path:
     """Write the quantized model folder ``args.out`` (see the module docstring); return it."""
     from handocr.models import find_model, load_recognizer
-    from handocr.training.quantize import QUANTIZED_OPS, calibration_batches, quantize_recognizer
+    from handocr.training.quantize import calibration_batches, quantize_recognizer
 
     spec = find_model(args.recognizer)
     if spec.settings.get("backend") != "ctc-onnx":
@@ -99,10 +99,10 @@ def quantize_folder(args: argparse.Namespace) -> Path:
             from handocr.training.recognizer import export_recognizer
 
             source = export_recognizer(spec.folder / "model.pt", Path(tmp) / "model.onnx")
-        quantize_recognizer(source, out / "model.onnx", batches, args.percentile)
+        quantized = quantize_recognizer(source, out / "model.onnx", batches, args.percentile)
     settings = {**spec.settings, "file": "model.onnx", "version": args.version or spec.settings["version"]}
     settings["int8"] = {
-        "quantized": f"{', '.join(QUANTIZED_OPS)} (QDQ): weights int8 per channel, activations uint8 per tensor",
+        "quantized": "; ".join(quantized),
         "calibrated_on": f"{', '.join(str(f) for f in args.data)} [{args.split}], first {args.pages or 'all'} "
         f"pages each, every {args.every} line(s): {sum(len(b) for b in batches)} crops",
         "percentile": args.percentile,
