@@ -1,4 +1,4 @@
-"""``handocr quantize recognizer``: a recognizer model folder with int8 convolutions.
+"""``handocr quantize recognizer``: a recognizer model folder with int8 convolutions (and LSTMs).
 
 Reads the source model (a name or folder, float32; a source that is already int8 starts again from
 the float network in its ``model.pt``), cuts calibration crops from the ground-truth lines of the
@@ -29,7 +29,9 @@ def add_quantize_command(sub: argparse._SubParsersAction) -> None:
     """Register ``quantize recognizer``."""
     from handocr.training.quantize import DEFAULT_PERCENTILE
 
-    quantize = sub.add_parser("quantize", help="write a model folder with int8 convolutions (needs handocr[train])")
+    quantize = sub.add_parser(
+        "quantize", help="write a model folder with int8 convolutions and LSTMs (needs handocr[train])"
+    )
     kinds = quantize.add_subparsers(dest="model_kind", required=True)
     p = kinds.add_parser("recognizer", help="a CTC line recognizer (ctc-onnx)")
     p.add_argument("--recognizer", default="line-recognizer", help="source model name or folder")
