@@ -67,7 +67,6 @@ def collect_samples(
     """Run ``recognizer.log_probs`` (a :class:`CtcOnnxRecognizer`) on every scored line of ``pages``
     (or of ``folder``'s ``split``), at temperature 1, cut as the reader cuts them (``crop_margin``;
     thin boxes grown to ``min_line_height``, see :func:`handocr.detection.boxes.grow_thin_boxes`)."""
-
     if pages is None:
         if folder is None:
             raise ValueError("give a dataset folder or pages")
