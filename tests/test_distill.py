@@ -111,6 +111,9 @@ def test_the_command_line_refuses_a_student_out_of_step(two_page_set, tmp_path, 
     assert run_training_cli(run) == 2  # crnn-v1 at its full width reads 4 frames for the teacher's 3
     assert "--width-scale 0.75" in capsys.readouterr().err
     assert run_training_cli([*run, "--width-scale", "0.75", "--distill-share", "0"]) == 2
+    no_teacher = [a for a in run if a not in ("--teacher", "line-recognizer")]
+    assert run_training_cli([*no_teacher, "--teacher-online"]) == 2
+    assert "--teacher-online needs --teacher" in capsys.readouterr().err
     assert run_training_cli([*run, "--teacher", "no-such-model", "--width-scale", "0.75"]) == 2
     models = tmp_path / "models"
     models.mkdir()
@@ -143,3 +146,29 @@ def test_the_shipped_fast_recognizer_lines_up_with_its_teacher_and_reads():
     crops = [gray[y0:y1, x0:x1] for x0, y0, x1, y1 in (crop_box(line.box, 4, *gray.shape[::-1]) for line, _ in lines)]
     texts = [line.text for line in fast.recognize(crops)]
     assert cer([target for _, target in lines], texts) < 0.45  # 24% over all of val; chance is near 100%
+
+
+def test_an_online_teacher_reads_the_augmented_batches_the_student_sees(two_page_set, tmp_path):
+    from handocr.datasets import load_pages
+    from handocr.training.recognizer import RecognizerTrainConfig, RecognizerTrainer
+
+    config = RecognizerTrainConfig(
+        out_dir=tmp_path / "run",
+        max_steps=3,
+        batch=4,
+        holdout_fraction=0.5,
+        width_scale=0.75,
+        teacher="line-recognizer",
+        distill_share=1.0,
+        teacher_online=True,
+    )
+    trainer = RecognizerTrainer(load_pages([two_page_set], None), config)
+    batches: list[list[np.ndarray]] = []
+    log_probs = trainer.teacher.log_probs
+    trainer.teacher.log_probs = lambda crops: batches.append(list(crops)) or log_probs(crops)
+    assert trainer.train().is_file() and trainer.step == 3
+    assert not list((tmp_path / "run").glob("teacher-*.pkl"))  # nothing cached: every batch read afresh
+    assert len(batches) == 3 and all(1 <= len(b) <= 4 for b in batches)  # one teacher call a step
+    read = [crop for batch in batches for crop in batch]
+    base_shapes = {base_crop(s).shape for s in trainer.train_samples}
+    assert any(crop.shape not in base_shapes for crop in read)  # margins, slant and width moved

@@ -115,7 +115,15 @@ def add_training_commands(sub: argparse._SubParsersAction) -> None:
                 "--distill-share",
                 type=float,
                 default=0.5,
-                help="share of batches distilled (crops only recoloured, blurred or noised; default 0.5)",
+                help="share of batches distilled (crops only recoloured, blurred or noised unless --teacher-online; "
+                "default 0.5)",
+            )
+            p.add_argument(
+                "--teacher-online",
+                action="store_true",
+                help="the teacher reads each distilled batch as the student sees it, fully augmented "
+                "(margins, slant, width; generated lines too), instead of once unaugmented: more varied "
+                "targets, the teacher's time every such step",
             )
             p.add_argument(
                 "--install",
@@ -215,6 +223,8 @@ def _train_recognizer(args: argparse.Namespace, pages: list) -> Path:
         raise HandocrError(f"--width-scale must be between {low} and {high}, not {args.width_scale}")
     if not 0 <= args.min_line_height <= 1.5:
         raise HandocrError(f"--min-line-height must be between 0 and 1.5, not {args.min_line_height}")
+    if args.teacher_online and not args.teacher:
+        raise HandocrError("--teacher-online needs --teacher")
     if args.teacher and not (0 < args.distill_share <= 1 and args.distill_weight > 0):
         raise HandocrError("--distill-share must be in (0, 1] and --distill-weight above 0")
     synth_pages = load_pages(args.synth, "train", prefer="pages") if args.synth else []
@@ -252,6 +262,7 @@ def _train_recognizer(args: argparse.Namespace, pages: list) -> Path:
         teacher=args.teacher,
         distill_weight=args.distill_weight,
         distill_share=args.distill_share,
+        teacher_online=args.teacher_online,
     )
     trainer = RecognizerTrainer(pages, config, init=init, synth_pages=synth_pages)
     if args.resume and trainer.resume():
@@ -274,6 +285,7 @@ def _train_recognizer(args: argparse.Namespace, pages: list) -> Path:
             "width_scale": config.width_scale,
             "min_line_height": config.min_line_height,
             "teacher": config.teacher,
+            "teacher_online": config.teacher_online,
             "holdout_lines": len(trainer.holdout_samples),
             "charset_added": trainer.charset.characters[len(base) :] if base else "",
         }

@@ -9,7 +9,10 @@ The teacher is any CTC ONNX recognizer (by default the shipped one). Its posteri
 once for every training line, read unaugmented as training crops are (no ``crop_trim``), and kept
 in the run folder as float16. A distillation batch shows the student the same crops with ink,
 blur, contrast and noise changes only, which move no column, so the teacher's frames still line up
-with the student's. They line up when both cut a line into the same number of frames: the teacher
+with the student's. Online (``teacher_online``), the teacher instead reads each distillation batch
+as the student sees it, fully augmented (margins, slant, width), and generated lines too: the
+student then learns the teacher on far more varied crops, at the cost of running the teacher every
+such step. Either way, the frames line up when both cut a line into the same number: the teacher
 reads ``line_height_t`` rows at one frame per ``downsample_t`` columns, the student
 ``line_height_s`` rows at ``width_scale`` of the width, one frame per ``downsample_s`` columns; the
 frames match when ``line_height_s * width_scale / downsample_s == line_height_t / downsample_t``
@@ -65,11 +68,14 @@ def class_map(teacher: Charset, student: Charset) -> np.ndarray:
     return np.array([0] + [index.get(c, -1) for c in student.characters], dtype=np.int64)
 
 
-def teacher_posteriors(teacher, crops: Sequence[np.ndarray], student: Charset, every: int = 500) -> list[np.ndarray]:
+def teacher_posteriors(
+    teacher, crops: Sequence[np.ndarray], student: Charset, every: int = 500, progress: bool = True
+) -> list[np.ndarray]:
     """The teacher's log-posteriors ``(frames, student classes)`` of each crop, float16.
 
     Classes are reordered to the student's charset; a student class the teacher lacks gets
-    log-probability ``-30`` (none of the teacher's mass).
+    log-probability ``-30`` (none of the teacher's mass). With ``progress``, a line is printed
+    every ``every`` crops.
     """
     mapping = class_map(teacher.charset, student)
     missing = mapping < 0
@@ -79,7 +85,8 @@ def teacher_posteriors(teacher, crops: Sequence[np.ndarray], student: Charset, e
             mapped = scores[:, np.where(missing, 0, mapping)]
             mapped[:, missing] = -30.0
             out.append(mapped.astype(np.float16))
-        print(f"teacher posteriors: {len(out)} / {len(crops)} lines", flush=True)
+        if progress:
+            print(f"teacher posteriors: {len(out)} / {len(crops)} lines", flush=True)
     return out
 
 

@@ -50,7 +50,8 @@ def install_recognizer(checkpoint: Path, name: str, summary: dict[str, Any]) -> 
     CER, fractions), ``steps``, ``minutes``, ``data`` (folders), ``split``, ``train_lines``,
     ``holdout_lines``, ``charset_added`` (characters added to the charset) and, when generated pages
     were mixed in, ``synth`` (folders), ``synth_ratio`` and ``synth_lines``; ``teacher`` (the
-    recognizer distilled from, if any); ``width_scale`` (the
+    recognizer distilled from, if any) and ``teacher_online`` (whether it read augmented crops on the
+    fly); ``width_scale`` (the
     share of their width lines are read at, as trained) goes into ``model.json``.
     """
     from handocr.training.recognizer import export_recognizer
@@ -81,7 +82,8 @@ def model_card(name: str, summary: dict[str, Any]) -> str:
     added = summary.get("charset_added") or ""
     synth = ", ".join(str(d) for d in summary.get("synth", []))
     teacher = summary.get("teacher")
-    teacher_row = f"| distilled from | {teacher} |\n" if teacher else ""
+    online = " (online: on augmented crops)" if summary.get("teacher_online") else ""
+    teacher_row = f"| distilled from | {teacher}{online} |\n" if teacher else ""
     synth_row = (
         f"| synthetic lines | {summary.get('synth_lines', '?')} from {synth}, "
         f"{summary.get('synth_ratio', 0):.0%} of each epoch |\n"

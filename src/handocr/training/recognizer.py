@@ -58,6 +58,7 @@ class RecognizerTrainConfig:
     teacher: str | None = None  # a recognizer to distil from (see handocr.training.distill)
     distill_weight: float = 1.0  # weight of the distillation term beside the CTC loss
     distill_share: float = 0.5  # share of batches that are distillation batches (crops with no pixel moved)
+    teacher_online: bool = False  # the teacher reads each distillation batch fully augmented, on the fly
 
 
 def split_holdout(pages: list[PageRecord], fraction: float, seed: int) -> tuple[list[PageRecord], list[PageRecord]]:
@@ -315,7 +316,8 @@ class RecognizerTrainer:
         writer = SummaryWriter(str(self.out / "tb"))
         steps_per_epoch = math.ceil((len(self.train_samples) + self.synth_per_epoch) / self.config.batch)
         last_ckpt = last_eval = time.monotonic()
-        if self.teacher is not None and not self.teacher_targets:
+        online = self.teacher is not None and self.config.teacher_online
+        if self.teacher is not None and not online and not self.teacher_targets:
             self.teacher_targets = self._load_teacher_targets()
         real = len(self.train_samples)  # epoch lines below this index are real lines, with teacher targets
         if self.init_source != "scratch" and not self.history:
@@ -326,9 +328,10 @@ class RecognizerTrainer:
             for batch_idx in width_batches(epoch, self.config.batch, self.rng):
                 t0 = time.monotonic()
                 samples = [epoch[i] for i in batch_idx]
-                distil = bool(self.teacher_targets) and self.rng.random() < self.config.distill_share
-                perturb = augment_in_place if distil else augment
-                arrays = [self.to_input(perturb(s, self.rng)) for s in samples]
+                distil = (online or bool(self.teacher_targets)) and self.rng.random() < self.config.distill_share
+                perturb = augment_in_place if distil and not online else augment
+                crops = [perturb(s, self.rng) for s in samples]
+                arrays = [self.to_input(crop) for crop in crops]
                 texts = [s.text for s in samples]
                 images, in_lens, targets, tgt_lens = _tensors(arrays, texts, self.charset, self.arch.downsample)
                 for group in self.optimizer.param_groups:
@@ -339,7 +342,10 @@ class RecognizerTrainer:
                 loss = self.ctc(scores.permute(1, 0, 2), targets, in_lens, tgt_lens)
                 distill = None
                 if distil:
-                    wanted = [self.teacher_targets[i] if i < real else None for i in batch_idx]
+                    if online:
+                        wanted = teacher_posteriors(self.teacher, crops, self.charset, progress=False)
+                    else:
+                        wanted = [self.teacher_targets[i] if i < real else None for i in batch_idx]
                     distill = distillation_loss(scores, in_lens, wanted)
                     if distill is not None:
                         loss = loss + self.config.distill_weight * distill
