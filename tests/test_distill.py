@@ -17,7 +17,7 @@ from conftest import SHARED_REAL, run_training_cli
 from handocr.errors import HandocrError
 from handocr.recognition.charset import Charset
 from handocr.training.distill import check_geometry, class_map, distillation_loss, load_teacher, teacher_posteriors
-from handocr.training.line_data import LineSample, augment_in_place, base_crop
+from handocr.training.line_data import LineSample, augment_in_place, base_crop, elastic
 
 
 def test_the_student_geometry_must_line_up_with_the_teacher():
@@ -78,6 +78,19 @@ def test_augmenting_in_place_moves_no_column():
     rng = random.Random(3)
     for _ in range(20):
         assert augment_in_place(sample, rng).shape == base_crop(sample).shape
+
+
+def test_an_elastic_distortion_bends_strokes_without_tearing_them():
+    gray = np.full((64, 300), 230, np.uint8)
+    gray[20:44, 40:260] = 30  # a thick bar of ink
+    rng = random.Random(5)
+    assert np.array_equal(elastic(gray, rng, shift=0.0), gray)  # no shift: the crop itself
+    warped = elastic(gray, rng)
+    assert warped.shape == gray.shape and warped.dtype == np.uint8
+    assert not np.array_equal(warped, gray)
+    ink, moved = (gray < 128).sum(), (warped < 128).sum()
+    assert abs(int(moved) - int(ink)) < 0.15 * ink  # bent, not torn or smeared away
+    assert (warped[:8] > 200).all() and (warped[-8:] > 200).all()  # paper stays paper a few pixels off
 
 
 def test_a_distilled_run_caches_the_teacher_and_trains(two_page_set, tmp_path):

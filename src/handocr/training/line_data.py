@@ -77,8 +77,14 @@ def base_crop(sample: LineSample) -> np.ndarray:
     return sample.gray[m : STORE_HEIGHT - m, m : sample.gray.shape[1] - m]
 
 
+ELASTIC_CHANCE = 0.5  # share of augmented crops given an elastic distortion
+ELASTIC_SPACING = 0.5  # distance between the distortion's control points, in crop heights
+ELASTIC_SHIFT = 0.03  # standard deviation of a control point's shift, in crop heights
+
+
 def augment(sample: LineSample, rng: random.Random) -> np.ndarray:
-    """A randomly perturbed crop: margins, slant, width scale, stroke width, blur, noise, contrast."""
+    """A randomly perturbed crop: margins, slant, width scale, elastic distortion, stroke width,
+    blur, noise, contrast."""
     g = sample.gray
     m = sample.margin_px
     top, bottom = rng.randint(0, m), rng.randint(0, m)
@@ -98,7 +104,40 @@ def augment(sample: LineSample, rng: random.Random) -> np.ndarray:
         )
     scale = rng.uniform(0.75, 1.25)
     image = image.resize((max(8, int(image.width * scale)), h), Image.BILINEAR)
+    if rng.random() < ELASTIC_CHANCE:
+        image = Image.fromarray(elastic(np.asarray(image), rng))
     return _ink_and_noise(image, rng)
+
+
+def elastic(gray: np.ndarray, rng: random.Random, shift: float = ELASTIC_SHIFT) -> np.ndarray:
+    """``gray`` (uint8, ``(h, w)``) warped by a smooth random displacement field, as a hand varies.
+
+    Control points every ``ELASTIC_SPACING`` crop heights each move by a normal shift of standard
+    deviation ``shift`` crop heights (about 2 pixels of a 64-row crop), in x and y; the field between
+    them is bicubic, so strokes bend and thicken locally but nothing tears. Edge pixels repeat.
+    """
+    h, w = gray.shape
+    step = max(4.0, ELASTIC_SPACING * h)
+    points = (max(2, round(h / step) + 1), max(2, round(w / step) + 1))
+    noise = np.random.default_rng(rng.randint(0, 2**31))
+    dx, dy = (
+        np.asarray(
+            Image.fromarray(noise.normal(0.0, shift * h, points).astype(np.float32), mode="F").resize(
+                (w, h), Image.BICUBIC
+            )
+        )
+        for _ in range(2)
+    )
+    rows, cols = np.mgrid[0:h, 0:w].astype(np.float32)
+    y = np.clip(rows + dy, 0, h - 1)
+    x = np.clip(cols + dx, 0, w - 1)
+    y0, x0 = np.floor(y).astype(np.intp), np.floor(x).astype(np.intp)
+    y1, x1 = np.minimum(y0 + 1, h - 1), np.minimum(x0 + 1, w - 1)
+    fy, fx = y - y0, x - x0
+    g = gray.astype(np.float32)
+    top = g[y0, x0] * (1 - fx) + g[y0, x1] * fx
+    bottom = g[y1, x0] * (1 - fx) + g[y1, x1] * fx
+    return np.clip(top * (1 - fy) + bottom * fy + 0.5, 0, 255).astype(np.uint8)
 
 
 def augment_in_place(sample: LineSample, rng: random.Random) -> np.ndarray:
