@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pickle
 import random
+from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
@@ -93,20 +94,25 @@ def test_an_elastic_distortion_bends_strokes_without_tearing_them():
     assert (warped[:8] > 200).all() and (warped[-8:] > 200).all()  # paper stays paper a few pixels off
 
 
-def test_a_distilled_run_caches_the_teacher_and_trains(two_page_set, tmp_path):
+def _distilling_trainer(data: Path, out: Path, **settings):
+    """A trainer on ``data`` that distils every batch from the shipped recognizer (a few steps, crnn-v1)."""
     from handocr.datasets import load_pages
     from handocr.training.recognizer import RecognizerTrainConfig, RecognizerTrainer
 
     config = RecognizerTrainConfig(
-        out_dir=tmp_path / "run",
-        max_steps=2,
+        out_dir=out,
         batch=4,
         holdout_fraction=0.5,
         width_scale=0.75,
         teacher="line-recognizer",
         distill_share=1.0,
+        **settings,
     )
-    trainer = RecognizerTrainer(load_pages([two_page_set], None), config)
+    return RecognizerTrainer(load_pages([data], None), config)
+
+
+def test_a_distilled_run_caches_the_teacher_and_trains(two_page_set, tmp_path):
+    trainer = _distilling_trainer(two_page_set, tmp_path / "run", max_steps=2)
     assert trainer.train().is_file() and trainer.step == 2
     (cache,) = (tmp_path / "run").glob("teacher-*.pkl")
     targets = pickle.loads(cache.read_bytes())
@@ -162,20 +168,7 @@ def test_the_shipped_fast_recognizer_lines_up_with_its_teacher_and_reads():
 
 
 def test_an_online_teacher_reads_the_augmented_batches_the_student_sees(two_page_set, tmp_path):
-    from handocr.datasets import load_pages
-    from handocr.training.recognizer import RecognizerTrainConfig, RecognizerTrainer
-
-    config = RecognizerTrainConfig(
-        out_dir=tmp_path / "run",
-        max_steps=3,
-        batch=4,
-        holdout_fraction=0.5,
-        width_scale=0.75,
-        teacher="line-recognizer",
-        distill_share=1.0,
-        teacher_online=True,
-    )
-    trainer = RecognizerTrainer(load_pages([two_page_set], None), config)
+    trainer = _distilling_trainer(two_page_set, tmp_path / "run", max_steps=3, teacher_online=True)
     batches: list[list[np.ndarray]] = []
     log_probs = trainer.teacher.log_probs
     trainer.teacher.log_probs = lambda crops: batches.append(list(crops)) or log_probs(crops)
