@@ -11,6 +11,7 @@ from PIL import Image, ImageFilter
 from handocr.datasets.collection import recognition_lines
 from handocr.datasets.linefolder import is_line_image
 from handocr.datasets.records import PageRecord
+from handocr.datasets.synth.effects import smooth_noise
 from handocr.detection.boxes import grow_thin_boxes
 
 STORE_HEIGHT = 64
@@ -118,16 +119,9 @@ def elastic(gray: np.ndarray, rng: random.Random, shift: float = ELASTIC_SHIFT) 
     """
     h, w = gray.shape
     step = max(4.0, ELASTIC_SPACING * h)
-    points = (max(2, round(h / step) + 1), max(2, round(w / step) + 1))
+    grid_rows, grid_columns = round(h / step) + 1, round(w / step) + 1
     noise = np.random.default_rng(rng.randint(0, 2**31))
-    dx, dy = (
-        np.asarray(
-            Image.fromarray(noise.normal(0.0, shift * h, points).astype(np.float32), mode="F").resize(
-                (w, h), Image.BICUBIC
-            )
-        )
-        for _ in range(2)
-    )
+    dx, dy = (shift * h * smooth_noise(noise, h, w, grid_rows, grid_columns) for _ in range(2))
     rows, cols = np.mgrid[0:h, 0:w].astype(np.float32)
     y = np.clip(rows + dy, 0, h - 1)
     x = np.clip(cols + dx, 0, w - 1)

@@ -16,9 +16,14 @@ from PIL import Image, ImageFilter
 PointMap = Callable[[np.ndarray], np.ndarray]
 
 
-def smooth_noise(rng: np.random.Generator, height: int, width: int, cells: int = 6) -> np.ndarray:
-    """A smooth random field of shape ``(height, width)``, float32, about zero mean and unit spread."""
-    gh, gw = max(2, cells), max(2, round(cells * width / max(height, 1)))
+def smooth_noise(
+    rng: np.random.Generator, height: int, width: int, cells: int = 6, columns: int | None = None
+) -> np.ndarray:
+    """A smooth random field of shape ``(height, width)``, float32, about zero mean and unit spread:
+    normal values on a coarse grid of ``cells`` rows (and ``columns`` columns, by default as many
+    as keep the cells square), resized bicubic."""
+    gh = max(2, cells)
+    gw = max(2, columns if columns is not None else round(cells * width / max(height, 1)))
     coarse = Image.fromarray(rng.standard_normal((gh, gw)).astype(np.float32), mode="F")
     return np.asarray(coarse.resize((width, height), Image.Resampling.BICUBIC), dtype=np.float32)
 
