@@ -375,3 +375,10 @@ def corpus_rates(items: Sequence[dict[str, float]]) -> dict[str, float]:
         "cer_ws_ci": rate("cer_ws_ci_errors", "chars_ws"),
         "wer": rate("wer_errors", "words"),
     }
+
+
+def runtime_of(model: object) -> str:
+    """What runs a loaded model's network (see :func:`handocr.runtime.describe_session`)."""
+    from handocr.runtime import describe_session
+
+    return describe_session(getattr(model, "session", None))

@@ -21,6 +21,7 @@ from bench.common import (
     output_stem,
     pyplot,
     report,
+    runtime_of,
     save_figure,
     split_list,
     summarize,
@@ -187,6 +188,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--recognizer", help="recognizer model name or folder (default: the shipped one)")
     parser.add_argument("--min-line-height", type=float, help="ReadOptions(min_line_height=...)")
     parser.add_argument("--language", help="ReadOptions(language=...): auto, any or a code of the recognizer's")
+    parser.add_argument("--runtime", help="auto, onnxruntime or openvino (default: HANDOCR_RUNTIME, else auto)")
     args = parser.parse_args(argv)
     threads = args.threads or cores_available()
 
@@ -202,7 +204,7 @@ def main(argv: list[str] | None = None) -> int:
         options = replace(options, language=args.language)
     models = {k: v for k, v in (("detector", args.detector), ("recognizer", args.recognizer)) if v}
     load0 = time.perf_counter()
-    reader = Reader.load(threads=threads, options=options, **models)
+    reader = Reader.load(threads=threads, options=options, runtime=args.runtime, **models)
     load_s = time.perf_counter() - load0
     probes = (CallProbe(reader.detector, "detect"), CallProbe(reader.recognizer, "recognize"))
     pages = load_pages(args.data, split_list(args.sets), args.split, args.pages)
@@ -216,7 +218,8 @@ def main(argv: list[str] | None = None) -> int:
     groups["all"] = summarize_rows(rows)
 
     stem = output_stem(args.out, "latency", args.tag)
-    markdown = f"# handocr in-process latency ({threads} threads, models {reader.models.model_dump()})\n\n"
+    runtimes = ", ".join(f"{name} on {runtime_of(getattr(reader, name))}" for name in ("detector", "recognizer"))
+    markdown = f"# handocr in-process latency ({threads} threads, models {reader.models.model_dump()}; {runtimes})\n\n"
     markdown += tables(groups)
     payload = {
         "benchmark": "latency",
@@ -226,6 +229,7 @@ def main(argv: list[str] | None = None) -> int:
             "threads": threads,
             "read_options": vars(options),
             "models": reader.models.model_dump(),
+            "runtimes": {name: runtime_of(getattr(reader, name)) for name in ("detector", "recognizer")},
             "load_s": load_s,
         },
         "summary": groups,

@@ -16,21 +16,31 @@ from typing import Any
 
 import numpy as np
 
+from bench.common import runtime_of
+
 DEFAULT_TESS_LANG = {"copiste": "fra", "hooker": "eng"}
 
 
 class HandocrSystem:
     """handocr's pipeline (page mode) and its recognizer alone (line mode)."""
 
-    def __init__(self, threads: int, recognizer: str | None = None) -> None:
+    def __init__(self, threads: int, recognizer: str | None = None, runtime: str | None = None) -> None:
         """The shipped models, or ``recognizer`` (a model name or folder; the system is then named
-        ``handocr:RECOGNIZER``, to sit beside the default in one run)."""
+        ``handocr:RECOGNIZER``, to sit beside the default in one run), on ``runtime`` (``None``:
+        ``HANDOCR_RUNTIME`` or ``auto``; a given one is added to the name as ``@RUNTIME``)."""
         from handocr.models import DEFAULT_RECOGNIZER
         from handocr.pipeline import Reader
 
-        self.reader = Reader.load(recognizer=recognizer or DEFAULT_RECOGNIZER, threads=threads)
-        self.name = "handocr" if recognizer is None else f"handocr:{recognizer}"
-        self.config = {"threads": threads, "models": self.reader.models.model_dump()}
+        self.reader = Reader.load(recognizer=recognizer or DEFAULT_RECOGNIZER, threads=threads, runtime=runtime)
+        self.name = ("handocr" if recognizer is None else f"handocr:{recognizer}") + (f"@{runtime}" if runtime else "")
+        self.config = {
+            "threads": threads,
+            "models": self.reader.models.model_dump(),
+            "runtimes": {
+                "detector": runtime_of(self.reader.detector),
+                "recognizer": runtime_of(self.reader.recognizer),
+            },
+        }
 
     def read_page(self, data: bytes, path: Path, set_name: str) -> str:
         """Decode the bytes and read the page; the lines' texts in reading order, one per line."""

@@ -139,12 +139,13 @@ def _nan_last(value: float) -> float:
 
 
 def ratios(per_system: dict[str, dict[str, Any]], metric: str = "ms", stat: str = "median") -> dict[str, float]:
-    """Each handocr system's time (``handocr``, ``handocr:NAME``) over each peer's (best Tesseract
-    psm, RapidOCR), labelled ``SYSTEM/tesseract`` and ``SYSTEM/rapidocr``; ``< 1`` means handocr is faster."""
+    """Each handocr system's time (``handocr``, ``handocr:NAME``, either with ``@RUNTIME``) over each
+    peer's (best Tesseract psm, RapidOCR), labelled ``SYSTEM/tesseract`` and ``SYSTEM/rapidocr``; ``< 1``
+    means handocr is faster."""
     out: dict[str, float] = {}
     best = best_tesseract(per_system)
     for system, ours in per_system.items():
-        if system != "handocr" and not system.startswith("handocr:"):
+        if system != "handocr" and not system.startswith(("handocr:", "handocr@")):
             continue
         for peer, name in (("tesseract", best), ("rapidocr", "rapidocr")):
             if name in per_system:
@@ -284,17 +285,18 @@ def build_systems(args: Any, threads: int) -> list[Any]:
     """The systems asked for in ``--systems``, Tesseract once per ``--psm`` value."""
     systems: list[Any] = []
     for name in split_list(args.systems):
-        if name == "handocr":
-            systems.append(HandocrSystem(threads))
-        elif name.startswith("handocr:"):  # another recognizer beside the default, e.g. handocr:line-recognizer-crnn
-            systems.append(HandocrSystem(threads, recognizer=name.split(":", 1)[1]))
+        if name == "handocr" or name.startswith(("handocr:", "handocr@")):
+            # handocr[:RECOGNIZER][@RUNTIME], e.g. handocr:line-recognizer-crnn or handocr@openvino
+            name, _, runtime = name.partition("@")
+            recognizer = name.partition(":")[2] or None
+            systems.append(HandocrSystem(threads, recognizer=recognizer, runtime=runtime or None))
         elif name == "tesseract":
             if args.mode == "pages":
                 systems.extend(TesseractSystem(int(p), parse_languages(args.tess_lang)) for p in split_list(args.psm))
         elif name == "rapidocr":
             systems.append(RapidOcrSystem(threads, use_cls=args.rapidocr_cls))
         else:
-            raise SystemExit(f"unknown system {name!r} (handocr, handocr:RECOGNIZER, tesseract, rapidocr)")
+            raise SystemExit(f"unknown system {name!r} (handocr[:RECOGNIZER][@RUNTIME], tesseract, rapidocr)")
     return systems
 
 
@@ -304,7 +306,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--systems",
         default="handocr,tesseract,rapidocr",
-        help="systems to compare (handocr:NAME: handocr with recognizer NAME)",
+        help="systems to compare (handocr:NAME: handocr with recognizer NAME; @RUNTIME after either: "
+        "on that runtime, e.g. handocr@openvino)",
     )
     parser.add_argument("--psm", default="3,4,6", help="Tesseract page segmentation modes to try (each is a row)")
     parser.add_argument("--tess-lang", default="", help="SET=LANG overrides (default copiste=fra,hooker=eng)")
@@ -312,6 +315,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-mask", action="store_true", help="keep the unannotated printed band (Copiste)")
     parser.add_argument("--margin", type=int, default=4, help="line mode: pixels around each box (pipeline default)")
     parser.add_argument("--warmup", type=int, default=1, help="pages each system reads before measuring")
+    parser.add_argument(
+        "--warmup-split",
+        help="take the warm-up pages from this split (e.g. train: a long run's steady state, in which OpenVINO "
+        "has met most line shapes) instead of the first measured ones",
+    )
     args = parser.parse_args(argv)
     threads = args.threads or cores_available()
 
@@ -320,13 +328,16 @@ def main(argv: list[str] | None = None) -> int:
     pages = interleave_by_set(load_pages(args.data, split_list(args.sets), args.split, args.pages))
     if not pages:
         parser.error("no pages found")
+    warmup = pages[: args.warmup]
+    if args.warmup_split:
+        warmup = interleave_by_set(load_pages(args.data, split_list(args.sets), args.warmup_split, 0))[: args.warmup]
     shm = "/dev/shm" if Path("/dev/shm").is_dir() else None
     with tempfile.TemporaryDirectory(prefix="handocr-peers-", dir=shm) as tmp:
         if args.mode == "pages":
-            run_pages(systems, pages[: args.warmup], not args.no_mask, Path(tmp))
+            run_pages(systems, warmup, not args.no_mask, Path(tmp))
             rows = run_pages(systems, pages, not args.no_mask, Path(tmp))
         else:
-            run_lines(systems, pages[: args.warmup], args.margin)
+            run_lines(systems, warmup, args.margin)
             rows = run_lines(systems, pages, args.margin)
     summary = summarize_pages(rows, [s.name for s in systems])
     if args.mode == "lines":  # pages -> lines in the count column

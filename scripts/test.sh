@@ -7,7 +7,7 @@ if [ ! -x .venv/bin/python ]; then
   python3 -m venv .venv
 fi
 .venv/bin/python -m pip install -q --upgrade pip
-.venv/bin/python -m pip install -q -e '.[serve,pdf,train,trocr,deploy,batch,dev]'
+.venv/bin/python -m pip install -q -e '.[serve,pdf,openvino,train,trocr,deploy,batch,dev]'
 # System tools of the service tests: Chromium + chromedriver (web page) and redis-server (shared rate
 # limit). Installed with apt only when missing; without them those tests skip, except under CI=true.
 apt_install() {
@@ -29,6 +29,8 @@ command -v redis-server >/dev/null || apt_install redis-server
 [ -f /usr/share/dict/american-english ] || apt_install wamerican  # tests/test_lm.py's word-list LM test
 .venv/bin/ruff check src tests bench scripts deploy
 .venv/bin/ruff format --check src tests bench scripts deploy
-# One torch / ONNX Runtime thread: fastest on 2 shared cores, and deterministic.
-export OMP_NUM_THREADS=1 HANDOCR_THREADS=1
+# One torch / ONNX Runtime thread: fastest on 2 shared cores, and deterministic. Models run on ONNX
+# Runtime whatever their model.json says of OpenVINO (bfloat16 results differ from CPU to CPU); the
+# OpenVINO tests ask for it by name.
+export OMP_NUM_THREADS=1 HANDOCR_THREADS=1 HANDOCR_RUNTIME=onnxruntime
 exec .venv/bin/python -m pytest "$@"

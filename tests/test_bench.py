@@ -172,8 +172,23 @@ def test_another_recognizer_runs_beside_the_default_under_its_own_name() -> None
     assert (default.name, other.name) == ("handocr", "handocr:line-recognizer-crnn")
     assert other.config["models"]["recognizer"]["name"] == "handocr-line-recognizer-crnn"
     assert default.config["models"]["recognizer"]["name"] == "handocr-line-recognizer"
-    with pytest.raises(SystemExit, match="handocr:RECOGNIZER"):
+    assert default.config["runtimes"] == {"detector": "onnxruntime", "recognizer": "onnxruntime"}
+    with pytest.raises(SystemExit, match=r"handocr\[:RECOGNIZER\]\[@RUNTIME\]"):
         build_systems(SimpleNamespace(systems="nothing", mode="lines"), threads=1)
+
+
+def test_a_system_may_name_the_runtime_it_runs_on() -> None:
+    from types import SimpleNamespace
+
+    from bench.peers import build_systems
+
+    pytest.importorskip("openvino")
+    args = SimpleNamespace(systems="handocr:line-recognizer-crnn@openvino,handocr@onnxruntime", mode="lines")
+    on_openvino, on_onnxruntime = build_systems(args, threads=1)
+    assert (on_openvino.name, on_onnxruntime.name) == ("handocr:line-recognizer-crnn@openvino", "handocr@onnxruntime")
+    assert on_openvino.config["runtimes"]["recognizer"].startswith("openvino (")
+    assert on_openvino.config["models"]["recognizer"]["name"] == "handocr-line-recognizer-crnn"
+    assert on_onnxruntime.config["runtimes"]["recognizer"] == "onnxruntime"
 
 
 # -- open-loop schedule and load verdict ---------------------------------------------------------

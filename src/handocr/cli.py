@@ -15,6 +15,7 @@ from pathlib import Path
 
 from handocr import __version__
 from handocr.errors import HandocrError, ModelNotFound, UnknownLanguage
+from handocr.runtime import RUNTIMES
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".tif", ".tiff", ".webp", ".bmp", ".pdf"}
 EXIT_OK, EXIT_SOME_FAILED, EXIT_USAGE, EXIT_MODEL, EXIT_MISSING_EXTRA = 0, 1, 2, 3, 4
@@ -74,6 +75,7 @@ def cmd_read(args: argparse.Namespace) -> int:
         skip_existing=args.skip_existing,
         review_words_below=args.review_words_below,
         language=args.language,
+        runtime=args.runtime,
     )
     if args.output is not None:
         args.output.mkdir(parents=True, exist_ok=True)
@@ -105,7 +107,9 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
     try:
         options = ReadOptions(language=args.language or ReadOptions.language)
-        reader = Reader.load(args.detector, args.recognizer, threads=args.threads, options=options)
+        reader = Reader.load(
+            args.detector, args.recognizer, threads=args.threads, options=options, runtime=args.runtime
+        )
     except UnknownLanguage as exc:
         return _fail(str(exc), EXIT_USAGE)
     except (ModelNotFound, OSError) as exc:
@@ -213,6 +217,12 @@ def _model_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--detector", default="line-detector", help="detector model name or folder")
     parser.add_argument("--recognizer", default="line-recognizer", help="recognizer model name or folder")
     parser.add_argument("--threads", type=int, help="ONNX Runtime threads (default: CPUs available)")
+    parser.add_argument(
+        "--runtime",
+        choices=RUNTIMES,
+        help="what runs the networks: auto (default, or HANDOCR_RUNTIME: OpenVINO for the models measured "
+        "there, when installed), onnxruntime, or openvino (pip install 'handocr[openvino]')",
+    )
     parser.add_argument(
         "--language",
         help="auto (default: guessed per page), any (the general decoder), or a code the recognizer has "

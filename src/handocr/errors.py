@@ -23,6 +23,10 @@ class ModelNotFound(HandocrError):
     """A model file or model name could not be found."""
 
 
+class RuntimeUnavailable(ModelNotFound):
+    """A model cannot run on the runtime asked for: an unknown name, or OpenVINO not installed."""
+
+
 class DatasetError(HandocrError):
     """A dataset file is missing or malformed."""
 

@@ -64,8 +64,9 @@ def find_model(name_or_path: str | Path) -> ModelSpec:
     raise ModelNotFound(f"model {str(name_or_path)!r} not found (searched {searched})")
 
 
-def load_detector(name: str | Path = DEFAULT_DETECTOR, threads: int | None = None):
-    """Load a line detector by name or folder (backend from its ``model.json``)."""
+def load_detector(name: str | Path = DEFAULT_DETECTOR, threads: int | None = None, runtime: str | None = None):
+    """Load a line detector by name or folder (backend from its ``model.json``) to run on ``runtime``
+    (see :mod:`handocr.runtime`; ``None``: ``HANDOCR_RUNTIME`` or ``auto``)."""
     spec = find_model(name)
     backend = spec.settings.get("backend", "yolo-onnx")
     if backend != "yolo-onnx":
@@ -80,6 +81,8 @@ def load_detector(name: str | Path = DEFAULT_DETECTOR, threads: int | None = Non
         threads=threads,
         box_adjust=_box_adjust(spec.settings.get("box_adjust")),
         imgsz=int(spec.settings.get("imgsz", 640)),
+        runtime=runtime,
+        openvino=spec.settings.get("openvino"),
     )
 
 
@@ -105,8 +108,9 @@ def check_recognizer_language(name: str | Path, language: str) -> None:
     check_language(language, recognizer_languages(name))
 
 
-def load_recognizer(name: str | Path = DEFAULT_RECOGNIZER, threads: int | None = None):
-    """Load a line recognizer by name or folder (backend from its ``model.json``)."""
+def load_recognizer(name: str | Path = DEFAULT_RECOGNIZER, threads: int | None = None, runtime: str | None = None):
+    """Load a line recognizer by name or folder (backend from its ``model.json``); a CTC one runs on
+    ``runtime`` (see :mod:`handocr.runtime`; ``None``: ``HANDOCR_RUNTIME`` or ``auto``)."""
     spec = find_model(name)
     backend = spec.settings.get("backend", "ctc-onnx")
     if backend == "ctc-onnx":
@@ -120,6 +124,8 @@ def load_recognizer(name: str | Path = DEFAULT_RECOGNIZER, threads: int | None =
             threads=threads,
             crop_trim=float(spec.settings.get("crop_trim", 0.0)),
             width_scale=float(spec.settings.get("width_scale", 1.0)),
+            runtime=runtime,
+            openvino=spec.settings.get("openvino"),
         )
         characters = recognizer.charset.characters
         recognizer.decoder = CtcDecoder.from_settings(spec.settings, spec.folder, characters)

@@ -143,9 +143,11 @@ class Reader:
         recognizer: str | Path = DEFAULT_RECOGNIZER,
         threads: int | None = None,
         options: ReadOptions | None = None,
+        runtime: str | None = None,
     ) -> Reader:
-        """A reader with models loaded by name or folder (the shipped defaults if not given)."""
-        return cls(load_detector(detector, threads), load_recognizer(recognizer, threads), options)
+        """A reader with models loaded by name or folder (the shipped defaults if not given), run on
+        ``runtime`` (see :mod:`handocr.runtime`; ``None``: ``HANDOCR_RUNTIME`` or ``auto``)."""
+        return cls(load_detector(detector, threads, runtime), load_recognizer(recognizer, threads, runtime), options)
 
     def with_language(self, language: str | None) -> Reader:
         """This reader (``None``, or its own language) or one sharing its models that reads in

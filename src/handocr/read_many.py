@@ -29,6 +29,7 @@ class ReadJob:
     skip_existing: bool = False
     review_words_below: float | None = None  # None: ReadOptions' default
     language: str | None = None  # None: ReadOptions' default ("auto")
+    runtime: str | None = None  # None: HANDOCR_RUNTIME or auto (see handocr.runtime)
 
     def read_options(self):
         """The pipeline options: ``ReadOptions`` with the review thresholds and language this job sets."""
@@ -68,7 +69,9 @@ class FileReader:
         from handocr.pipeline import Reader
 
         self.job = job
-        self.reader = Reader.load(job.detector, job.recognizer, threads=job.threads, options=job.read_options())
+        self.reader = Reader.load(
+            job.detector, job.recognizer, threads=job.threads, options=job.read_options(), runtime=job.runtime
+        )
 
     def __call__(self, path: Path) -> FileResult:
         """Read ``path`` and write its outputs; errors become a failed result, never an exception."""

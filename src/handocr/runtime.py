@@ -1,11 +1,34 @@
-"""ONNX Runtime sessions sized to the CPUs this process may really use (cgroup quota, affinity)."""
+"""Inference sessions for the ONNX models, sized to the CPUs this process may really use (cgroup
+quota, affinity), on ONNX Runtime or, where installed, OpenVINO.
+
+**Runtimes.** Every model runs with ONNX Runtime unless OpenVINO (``pip install 'handocr[openvino]'``)
+is chosen: ``HANDOCR_RUNTIME`` (or a loader's ``runtime`` argument) is ``auto`` (the default),
+``onnxruntime`` or ``openvino``. ``auto`` runs on OpenVINO only the models whose ``model.json`` has
+an ``openvino`` entry (measured there on ``val``, with the precision it names) and only when
+OpenVINO is installed; everything else on ONNX Runtime. ``openvino`` runs every model on it, at the
+precision its ``model.json`` names (``float32`` when it names none). OpenVINO reads the same ONNX
+files; on a CPU with bfloat16 units (AMX or AVX-512 BF16) a model may run there in ``bf16``, which
+ONNX Runtime's CPU kernels do not do: on a Xeon with AMX the default recognizer reads a line in
+0.52x the time so, at the same CER (see its model card). Where the CPU has no bfloat16 units
+OpenVINO runs ``bf16`` models in float32.
+"""
 
 from __future__ import annotations
 
+import importlib.util
 import os
+from collections.abc import Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING, Any, Union
 
-import onnxruntime as ort
+from handocr.errors import RuntimeUnavailable
+
+if TYPE_CHECKING:  # loaded on first use: the CLI reads RUNTIMES without loading a runtime
+    import onnxruntime as ort
+
+    from handocr.openvino_session import OpenVinoSession
+
+RUNTIMES = ("auto", "onnxruntime", "openvino")
 
 
 def available_cpus() -> int:
@@ -51,9 +74,44 @@ def spin_wait() -> bool:
     return os.environ.get("HANDOCR_SPIN_WAIT", "0") == "1"
 
 
-def make_session(path: Path, threads: int | None = None) -> ort.InferenceSession:
-    """A CPU inference session for the ONNX file at ``path`` with ``threads`` intra-op threads
-    (threads spin only if :func:`spin_wait`)."""
+def openvino_installed() -> bool:
+    """Whether the ``openvino`` package can be imported (without importing it)."""
+    return importlib.util.find_spec("openvino") is not None
+
+
+def runtime_choice(requested: str | None, openvino: Mapping[str, Any] | None) -> str:
+    """The runtime (``onnxruntime`` or ``openvino``) that runs a model: ``requested`` (else
+    ``HANDOCR_RUNTIME``, else ``auto``; see the module docstring), given the model's ``openvino``
+    entry in its ``model.json`` (``None`` when it has none). Raises ``RuntimeUnavailable`` for an unknown
+    name, or for ``openvino`` when OpenVINO is not installed."""
+    name = requested or os.environ.get("HANDOCR_RUNTIME") or "auto"
+    if name not in RUNTIMES:
+        raise RuntimeUnavailable(f"unknown runtime {name!r} (HANDOCR_RUNTIME): one of {', '.join(RUNTIMES)}")
+    if name == "auto":
+        return "openvino" if openvino is not None and openvino_installed() else "onnxruntime"
+    if name == "openvino" and not openvino_installed():
+        raise RuntimeUnavailable("the openvino runtime needs OpenVINO: pip install 'handocr[openvino]'")
+    return name
+
+
+Session = Union["ort.InferenceSession", "OpenVinoSession"]
+
+
+def make_session(
+    path: Path,
+    threads: int | None = None,
+    runtime: str | None = None,
+    openvino: Mapping[str, Any] | None = None,
+) -> Session:
+    """An inference session for the ONNX file at ``path`` with ``threads`` intra-op threads, on the
+    runtime :func:`runtime_choice` picks for ``runtime`` and the model's ``openvino`` entry (its
+    ``precision`` used there). On ONNX Runtime, threads spin only if :func:`spin_wait`."""
+    if runtime_choice(runtime, openvino) == "openvino":
+        from handocr.openvino_session import OpenVinoSession
+
+        return OpenVinoSession(path, threads or default_threads(), str((openvino or {}).get("precision", "f32")))
+    import onnxruntime as ort
+
     options = ort.SessionOptions()
     options.intra_op_num_threads = threads or default_threads()
     options.inter_op_num_threads = 1
@@ -64,6 +122,15 @@ def make_session(path: Path, threads: int | None = None) -> ort.InferenceSession
     return ort.InferenceSession(str(path), sess_options=options, providers=["CPUExecutionProvider"])
 
 
-def model_metadata(session: ort.InferenceSession) -> dict[str, str]:
+def describe_session(session: object) -> str:
+    """What runs a session: ``onnxruntime``, ``openvino (bf16)`` and the like, or ``-`` for none."""
+    if hasattr(session, "precision"):  # an OpenVinoSession
+        return f"openvino ({session.precision})"
+    return "onnxruntime" if hasattr(session, "get_modelmeta") else "-"
+
+
+def model_metadata(session: Session) -> dict[str, str]:
     """The ``metadata_props`` of a session's model as a dict."""
+    if hasattr(session, "metadata"):  # an OpenVinoSession
+        return dict(session.metadata)
     return dict(session.get_modelmeta().custom_metadata_map)

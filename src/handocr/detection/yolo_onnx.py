@@ -24,6 +24,8 @@ class YoloOnnxDetector:
     any page that is not square.
     ``box_adjust`` = ``(left, top, right, bottom)``: shares of each box's height by which its sides
     are moved inward after decoding (see :func:`handocr.detection.boxes.move_sides`).
+    ``runtime`` and ``openvino`` (the model's ``openvino`` entry) choose where the network runs
+    (see :mod:`handocr.runtime`).
     """
 
     def __init__(
@@ -35,8 +37,10 @@ class YoloOnnxDetector:
         threads: int | None = None,
         box_adjust: tuple[float, float, float, float] = (0.0, 0.0, 0.0, 0.0),
         imgsz: int = 640,
+        runtime: str | None = None,
+        openvino: dict | None = None,
     ) -> None:
-        self.session = make_session(path, threads)
+        self.session = make_session(path, threads, runtime, openvino)
         self.box_adjust = box_adjust
         self.info = info
         self.conf_threshold = conf_threshold

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -52,7 +53,8 @@ class CtcOnnxRecognizer:
     ``language_decoders`` holds a decoder per language code (``languages`` in ``model.json``),
     each with that language's LM and lexicon: see :mod:`handocr.recognition.language`.
     The lines of a page are decoded on ``threads`` threads at once (the C beam search runs without
-    the GIL).
+    the GIL). ``runtime`` and ``openvino`` (the model's ``openvino`` entry) choose where the network
+    runs (see :mod:`handocr.runtime`).
     """
 
     def __init__(
@@ -66,19 +68,23 @@ class CtcOnnxRecognizer:
         max_width_ratio: float = MAX_WIDTH_RATIO,
         crop_trim: float = 0.0,
         width_scale: float = 1.0,
+        runtime: str | None = None,
+        openvino: dict | None = None,
     ) -> None:
         if not 0.0 <= crop_trim < 0.5:
             raise ValueError(f"crop_trim must be in [0, 0.5), not {crop_trim}")
         if not WIDTH_SCALES[0] <= width_scale <= WIDTH_SCALES[1]:
             raise ValueError(f"width_scale must be in [{WIDTH_SCALES[0]}, {WIDTH_SCALES[1]}], not {width_scale}")
         self.threads = threads or default_threads()
-        self.session = make_session(path, self.threads)
+        self.session = make_session(path, self.threads, runtime, openvino)
         self._decoding = ThreadPoolExecutor(self.threads, thread_name_prefix="handocr-decode")  # threads start on use
         self.info = info
         meta = model_metadata(self.session)
         self.charset = Charset.from_json(meta["charset"])
         self.height = int(meta.get("line_height", 32))
         self.downsample = int(meta.get("downsample", 4))
+        # batches are padded to widths the runtime reads fastest (OpenVINO: openvino_session.WIDTH_MULTIPLE)
+        self.pad_multiple = math.lcm(self.downsample, getattr(self.session, "width_multiple", 1))
         self.batch_size = batch_size
         self.max_width_ratio = max_width_ratio
         self.crop_trim = crop_trim
@@ -123,7 +129,7 @@ class CtcOnnxRecognizer:
         inputs = [self.line_input(crop) for crop in crops]
         results: list[np.ndarray | None] = [None] * len(inputs)
         for index in width_buckets([x.shape[1] for x in inputs], self.batch_size, self.max_width_ratio):
-            batch, widths = pad_batch([inputs[i] for i in index], multiple=self.downsample)
+            batch, widths = pad_batch([inputs[i] for i in index], multiple=self.pad_multiple)
             output = self.session.run(None, {"images": batch})[0]
             for k, i in enumerate(index):
                 frames = max(1, int(widths[k]) // self.downsample)

@@ -58,10 +58,23 @@ def check_language(settings: Settings) -> None:
         raise ServiceConfigError(f"HANDOCR_LANGUAGE: {exc}") from None
 
 
+def check_runtime() -> None:
+    """Raise :class:`ServiceConfigError` for a ``HANDOCR_RUNTIME`` that no model could run on: an
+    unknown name, or ``openvino`` without OpenVINO installed (see :mod:`handocr.runtime`)."""
+    from handocr.errors import RuntimeUnavailable
+    from handocr.runtime import runtime_choice
+
+    try:
+        runtime_choice(None, None)
+    except RuntimeUnavailable as exc:
+        raise ServiceConfigError(f"HANDOCR_RUNTIME: {exc}") from None
+
+
 def server_config(app: Any, settings: Settings, host: str, port: int) -> ServerConfig:
     """The Uvicorn config serving ``app`` on ``host:port``, over HTTPS (TLS 1.3+) when TLS is configured."""
     check_tls_files(settings)
     check_language(settings)
+    check_runtime()
     tls: dict[str, Any] = {}
     if settings.tls_enabled:
         tls = {"ssl_certfile": str(settings.tls_cert), "ssl_keyfile": str(settings.tls_key)}
