@@ -29,8 +29,7 @@ command -v redis-server >/dev/null || apt_install redis-server
 [ -f /usr/share/dict/american-english ] || apt_install wamerican  # tests/test_lm.py's word-list LM test
 .venv/bin/ruff check src tests bench scripts deploy
 .venv/bin/ruff format --check src tests bench scripts deploy
-# One torch / ONNX Runtime thread: fastest on 2 shared cores, and deterministic. Models run on ONNX
-# Runtime whatever their model.json says of OpenVINO (bfloat16 results differ from CPU to CPU); the
-# OpenVINO tests ask for it by name.
-export OMP_NUM_THREADS=1 HANDOCR_THREADS=1 HANDOCR_RUNTIME=onnxruntime
+# One torch / ONNX Runtime thread: fastest on 2 shared cores, and deterministic. (Models run on ONNX
+# Runtime in the tests whatever their model.json says of OpenVINO: tests/conftest.py.)
+export OMP_NUM_THREADS=1 HANDOCR_THREADS=1
 exec .venv/bin/python -m pytest "$@"

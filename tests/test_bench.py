@@ -162,11 +162,12 @@ def test_ratios_use_the_best_tesseract_psm() -> None:
     assert ratios(per)["handocr:line-recognizer-fast/tesseract"] == 0.25 and len(ratios(per)) == 4
 
 
-def test_another_recognizer_runs_beside_the_default_under_its_own_name() -> None:
+def test_another_recognizer_runs_beside_the_default_under_its_own_name(monkeypatch) -> None:
     from types import SimpleNamespace
 
     from bench.peers import build_systems
 
+    monkeypatch.setenv("HANDOCR_RUNTIME", "onnxruntime")  # the default models would run on OpenVINO where installed
     args = SimpleNamespace(systems="handocr,handocr:line-recognizer-crnn", mode="lines", rapidocr_cls=False)
     default, other = build_systems(args, threads=1)
     assert (default.name, other.name) == ("handocr", "handocr:line-recognizer-crnn")
