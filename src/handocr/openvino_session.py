@@ -23,7 +23,7 @@ PRECISIONS = ("f32", "bf16")  # OpenVINO's inference precisions that a model.jso
 # new shape (batch size, width) costs memory that is never given back otherwise (several MiB for
 # the default recognizer; a service meets hundreds of shapes). Both chosen with
 # `python -m bench.openvino_shapes` (README, "Runtimes").
-WIDTH_MULTIPLE = 128
+WIDTH_MULTIPLE = 256
 RUNTIME_CACHE_ENTRIES = 1000
 
 

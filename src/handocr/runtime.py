@@ -9,7 +9,7 @@ OpenVINO is installed; everything else on ONNX Runtime. ``openvino`` runs every 
 precision its ``model.json`` names (``float32`` when it names none). OpenVINO reads the same ONNX
 files; on a CPU with bfloat16 units (AMX or AVX-512 BF16) a model may run there in ``bf16``, which
 ONNX Runtime's CPU kernels do not do: on a Xeon with AMX the default recognizer reads a line in
-0.52x the time so, at the same CER (see its model card). Where the CPU has no bfloat16 units
+about half the time so, at the same CER (see its model card). Where the CPU has no bfloat16 units
 OpenVINO runs ``bf16`` models in float32.
 """
 
