@@ -377,8 +377,11 @@ def corpus_rates(items: Sequence[dict[str, float]]) -> dict[str, float]:
     }
 
 
-def runtime_of(model: object) -> str:
-    """What runs a loaded model's network (see :func:`handocr.runtime.describe_session`)."""
+def reader_runtimes(reader: Any) -> dict[str, str]:
+    """What runs the networks of a loaded reader's detector and recognizer (see
+    :func:`handocr.runtime.describe_session`; ``-`` for a model without a session, e.g. TrOCR)."""
     from handocr.runtime import describe_session
 
-    return describe_session(getattr(model, "session", None))
+    return {
+        name: describe_session(getattr(getattr(reader, name), "session", None)) for name in ("detector", "recognizer")
+    }

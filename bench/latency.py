@@ -20,8 +20,8 @@ from bench.common import (
     markdown_table,
     output_stem,
     pyplot,
+    reader_runtimes,
     report,
-    runtime_of,
     save_figure,
     split_list,
     summarize,
@@ -218,8 +218,9 @@ def main(argv: list[str] | None = None) -> int:
     groups["all"] = summarize_rows(rows)
 
     stem = output_stem(args.out, "latency", args.tag)
-    runtimes = ", ".join(f"{name} on {runtime_of(getattr(reader, name))}" for name in ("detector", "recognizer"))
-    markdown = f"# handocr in-process latency ({threads} threads, models {reader.models.model_dump()}; {runtimes})\n\n"
+    runtimes = reader_runtimes(reader)
+    on = ", ".join(f"{name} on {runtime}" for name, runtime in runtimes.items())
+    markdown = f"# handocr in-process latency ({threads} threads, models {reader.models.model_dump()}; {on})\n\n"
     markdown += tables(groups)
     payload = {
         "benchmark": "latency",
@@ -229,7 +230,7 @@ def main(argv: list[str] | None = None) -> int:
             "threads": threads,
             "read_options": vars(options),
             "models": reader.models.model_dump(),
-            "runtimes": {name: runtime_of(getattr(reader, name)) for name in ("detector", "recognizer")},
+            "runtimes": runtimes,
             "load_s": load_s,
         },
         "summary": groups,

@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from bench.common import runtime_of
+from bench.common import reader_runtimes
 
 DEFAULT_TESS_LANG = {"copiste": "fra", "hooker": "eng"}
 
@@ -36,10 +36,7 @@ class HandocrSystem:
         self.config = {
             "threads": threads,
             "models": self.reader.models.model_dump(),
-            "runtimes": {
-                "detector": runtime_of(self.reader.detector),
-                "recognizer": runtime_of(self.reader.recognizer),
-            },
+            "runtimes": reader_runtimes(self.reader),
         }
 
     def read_page(self, data: bytes, path: Path, set_name: str) -> str:

@@ -106,14 +106,15 @@ def make_session(
     """An inference session for the ONNX file at ``path`` with ``threads`` intra-op threads, on the
     runtime :func:`runtime_choice` picks for ``runtime`` and the model's ``openvino`` entry (its
     ``precision`` used there). On ONNX Runtime, threads spin only if :func:`spin_wait`."""
+    threads = threads or default_threads()
     if runtime_choice(runtime, openvino) == "openvino":
         from handocr.openvino_session import OpenVinoSession
 
-        return OpenVinoSession(path, threads or default_threads(), str((openvino or {}).get("precision", "f32")))
+        return OpenVinoSession(path, threads, str((openvino or {}).get("precision", "f32")))
     import onnxruntime as ort
 
     options = ort.SessionOptions()
-    options.intra_op_num_threads = threads or default_threads()
+    options.intra_op_num_threads = threads
     options.inter_op_num_threads = 1
     options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
