@@ -3,6 +3,12 @@
     .venv/bin/python -m bench.decoder --threads 2                       # the default recognizer
     .venv/bin/python -m bench.decoder --recognizer line-recognizer-fast --tag fast
 
+With ``--baseline FILE`` the C search is timed against another build of it instead (a copy of
+``src/handocr/recognition/_ctcbeam*.so`` made before a change to ``_ctcbeam.c``):
+
+    cp src/handocr/recognition/_ctcbeam*.so runs/_ctcbeam_base.so   # then edit, pip install -e .
+    .venv/bin/python -m bench.decoder --baseline runs/_ctcbeam_base.so --tag c-change
+
 The recognizer reads every scored line of the ``val`` pages once (ground-truth boxes, cut as the
 reader cuts them); each page's decoder is the one the reader would pick (the page's language, see
 ``CtcOnnxRecognizer.page_decoder``). Then both searches decode every line of the page, in turn and
@@ -15,9 +21,14 @@ lines got a different text (0 expected: both run the same search).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
+import importlib.machinery
+import importlib.util
 import time
 from collections.abc import Iterator
+from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import numpy as np
@@ -35,15 +46,26 @@ from bench.common import (
     write_results,
 )
 
-SEARCHES = ("c", "python")
+NATIVE_MODULE = "handocr.recognition._ctcbeam"
 
 
-def recognizer_and_pages(description: str, argv: list[str] | None) -> tuple[argparse.Namespace, Any, list]:
-    """The decoding benchmarks' arguments (the shared ones and ``--recognizer``), the recognizer
-    (loaded with ``--threads``) and the pages; exits with a message when the C search is not built."""
+def recognizer_and_pages(
+    description: str, argv: list[str] | None, baseline_option: bool = False
+) -> tuple[argparse.Namespace, Any, list]:
+    """The decoding benchmarks' arguments (the shared ones, ``--recognizer`` and, with
+    ``baseline_option``, ``--baseline``), the recognizer (loaded with ``--threads``) and the pages;
+    exits with a message when the C search is not built."""
     parser = base_parser(description)
     parser.add_argument("--recognizer", default="line-recognizer", help="model folder or name")
+    if baseline_option:
+        parser.add_argument(
+            "--baseline",
+            type=Path,
+            help="another build of the C search (a _ctcbeam shared library) to time in place of the Python one",
+        )
     args = parser.parse_args(argv)
+    if getattr(args, "baseline", None) is not None and not args.baseline.is_file():
+        parser.error(f"--baseline {args.baseline}: no such file")
 
     from handocr.models import load_recognizer
     from handocr.recognition.beam import native_available
@@ -65,34 +87,71 @@ def page_posteriors(recognizer: Any, pages: list) -> Iterator[tuple[Any, list[np
             yield page, log_probs, recognizer.page_decoder(log_probs)
 
 
+def load_native_build(path: Path) -> ModuleType:
+    """Another build of the C search (a ``_ctcbeam`` shared library), as a module of its own beside
+    the installed one."""
+    loader = importlib.machinery.ExtensionFileLoader(NATIVE_MODULE, str(path))
+    spec = importlib.util.spec_from_file_location(NATIVE_MODULE, path, loader=loader)
+    if spec is None:
+        raise ImportError(f"{path}: not a loadable extension module")
+    module = importlib.util.module_from_spec(spec)
+    loader.exec_module(module)
+    return module
+
+
+@contextlib.contextmanager
+def native_search(module: ModuleType) -> Iterator[None]:
+    """The beam decoder's C search is ``module`` within the block."""
+    from handocr.recognition import beam
+
+    installed = beam._ctcbeam
+    beam._ctcbeam = module
+    try:
+        yield
+    finally:
+        beam._ctcbeam = installed
+
+
 def main(argv: list[str] | None = None) -> None:
     """Run the benchmark and write ``bench/results/decoder[-TAG].{json,md}``."""
-    args, recognizer, pages = recognizer_and_pages(__doc__.splitlines()[0], argv)
-    times: dict[str, list[float]] = {name: [] for name in SEARCHES}
+    args, recognizer, pages = recognizer_and_pages(__doc__.splitlines()[0], argv, baseline_option=True)
+    baseline = load_native_build(args.baseline) if args.baseline is not None else None
+    other, other_label = ("baseline", "baseline C") if baseline is not None else ("python", "Python")
+    searches = ("c", other)
+    times: dict[str, list[float]] = {name: [] for name in searches}
     rows: list[dict[str, Any]] = []
     differing = 0
     for page, log_probs, decoder in page_posteriors(recognizer, pages):
-        decoders = {
-            "c": dataclasses.replace(decoder, native=True),
-            "python": dataclasses.replace(decoder, native=False),
-        }
+        decoders = {"c": dataclasses.replace(decoder, native=True), other: dataclasses.replace(decoder, native=True)}
+        if baseline is None:
+            decoders[other] = dataclasses.replace(decoder, native=False)
         for i, scores in enumerate(log_probs):
             texts: dict[str, str] = {}
             line_ms: dict[str, float] = {}
-            for name in SEARCHES if i % 2 == 0 else reversed(SEARCHES):
-                start = time.perf_counter()
-                texts[name] = decoders[name](scores).text
-                line_ms[name] = (time.perf_counter() - start) * 1000
+            for name in searches if i % 2 == 0 else reversed(searches):
+                in_use = baseline if name == "baseline" else None
+                with native_search(in_use) if in_use is not None else contextlib.nullcontext():
+                    start = time.perf_counter()
+                    texts[name] = decoders[name](scores).text
+                    line_ms[name] = (time.perf_counter() - start) * 1000
                 times[name].append(line_ms[name])
-            same = texts["c"] == texts["python"]
+            same = texts["c"] == texts[other]
             differing += not same
             rows.append({"page": page.name, "line": i, "frames": int(scores.shape[0]), "same": same, "ms": line_ms})
     summary = {name: summarize(values) for name, values in times.items()}
     totals = {name: float(np.sum(values)) for name, values in times.items()}
-    median_ratio = safe_ratio(summary["c"]["median"], summary["python"]["median"])
-    total_ratio = safe_ratio(totals["c"], totals["python"])
+    median_ratio = safe_ratio(summary["c"]["median"], summary[other]["median"])
+    total_ratio = safe_ratio(totals["c"], totals[other])
     table = markdown_table(
-        ["search", "ms a line, median", "p95", "mean", "total s", "C / Python (median)", "C / Python (total)"],
+        [
+            "search",
+            "ms a line, median",
+            "p95",
+            "mean",
+            "total s",
+            f"C / {other_label} (median)",
+            f"C / {other_label} (total)",
+        ],
         [
             [
                 "C",
@@ -104,11 +163,11 @@ def main(argv: list[str] | None = None) -> None:
                 total_ratio,
             ],
             [
-                "Python",
-                summary["python"]["median"],
-                summary["python"]["p95"],
-                summary["python"]["mean"],
-                totals["python"] / 1000,
+                other_label,
+                summary[other]["median"],
+                summary[other]["p95"],
+                summary[other]["mean"],
+                totals[other] / 1000,
                 1.0,
                 1.0,
             ],
@@ -121,7 +180,13 @@ def main(argv: list[str] | None = None) -> None:
     )
     payload = {
         "machine": machine_description(),
-        "config": {"recognizer": args.recognizer, "sets": args.sets, "split": args.split, "pages": args.pages},
+        "config": {
+            "recognizer": args.recognizer,
+            "sets": args.sets,
+            "split": args.split,
+            "pages": args.pages,
+            "against": str(args.baseline) if baseline is not None else "python",
+        },
         "summary": {
             "ms_per_line": summary,
             "total_ms": totals,

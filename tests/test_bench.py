@@ -414,3 +414,33 @@ def test_decode_threads_decodes_each_page_three_ways_to_the_same_text(tmp_path: 
     assert summary["differing_lines"] == {"callbacks": 0, "tables": 0, "threads": 0}
     assert all(page["ms"].keys() == {"callbacks", "tables", "threads"} for page in result["pages"])
     assert (tmp_path / "decode_threads-t.md").read_text().count("| threads ") == 1
+
+
+@pytest.mark.skipif(not SHARED_REAL.is_dir(), reason="no shared data")
+def test_decoder_bench_times_the_c_search_against_another_build_of_it(tmp_path: Path) -> None:
+    import shutil
+
+    from bench.decoder import load_native_build, main, native_search
+
+    from handocr.recognition import beam
+
+    if not beam.native_available():
+        pytest.skip("the C beam search is not built")
+    installed = beam._ctcbeam
+    build = tmp_path / "_ctcbeam_base.so"
+    shutil.copy(installed.__file__, build)
+    other = load_native_build(build)
+    assert other is not installed and other.__file__ == str(build)
+    with native_search(other):
+        assert beam._ctcbeam is other
+    assert beam._ctcbeam is installed
+
+    argv = ["--data", str(SHARED_REAL), "--pages", "1", "--threads", "1", "--out", str(tmp_path)]
+    main([*argv, "--recognizer", "line-recognizer-fast", "--baseline", str(build), "--tag", "t"])
+    result = json.loads((tmp_path / "decoder-t.json").read_text())
+    summary = result["summary"]
+    assert result["config"]["against"] == str(build) and summary["lines"] > 20 and summary["differing_texts"] == 0
+    assert summary["ms_per_line"].keys() == {"c", "baseline"}
+    assert "| baseline C " in (tmp_path / "decoder-t.md").read_text()
+    with pytest.raises(SystemExit):
+        main([*argv, "--baseline", str(tmp_path / "missing.so")])

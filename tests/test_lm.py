@@ -109,6 +109,25 @@ def test_save_and_load(lm, tmp_path: Path):
         assert loaded.score(text) == pytest.approx(lm.score(text), abs=0.05 * max(1, len(text)))
 
 
+def test_load_refuses_keys_out_of_order(lm, tmp_path: Path):
+    """The lookups (binary searches, in Python and in C) need strictly increasing keys: a file whose
+    keys are not is refused at load, not read wrong."""
+    import numpy as np
+
+    path = tmp_path / "lm.npz"
+    lm.save(path)
+    with np.load(path) as data:
+        arrays = {name: data[name] for name in data.files}
+    k = next(k for k in range(lm.order) if arrays[f"ngram_keys_{k}"].size > 2)
+    keys = arrays[f"ngram_keys_{k}"].copy()
+    keys[1] = keys[0]  # a duplicate
+    arrays[f"ngram_keys_{k}"] = keys
+    broken = tmp_path / "broken.npz"
+    np.savez_compressed(broken, **arrays)
+    with pytest.raises(ValueError, match="not strictly increasing"):
+        CharNgramLM.load(broken)
+
+
 def test_read_word_list_skips_blanks_and_phrases(tmp_path: Path):
     path = tmp_path / "words"
     path.write_text("cat\n\n  dog \nice cream\n", encoding="utf-8")

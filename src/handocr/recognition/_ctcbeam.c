@@ -12,7 +12,9 @@
  * beam that reaches it, so two beams hold the same prefix exactly when they hold the same node.
  * The LM is read in its backoff form: for a state, each order's range of stored n-grams and its
  * backoff weight are found once (a "walk"); a symbol's log-probability is then the highest stored
- * n-gram's plus the backoff weights above it, added in the order the Python LM adds them.
+ * n-gram's plus the backoff weights above it, added in the order the Python LM adds them. A
+ * prefix's LM term (its last class after the rest) is computed when the prefix is first reached and
+ * kept on its node; prefixes with the same LM state share one walk.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -34,6 +36,9 @@ typedef struct {
     int next_sibling;
     int walk;  /* index of the prefix's LM walk in the search's walks, or -1 before it is needed */
     int known; /* whether the lexicon knows the prefix's last word: 1, 0, or -1 before it is asked */
+    int scored;       /* whether lm_term and lm_state below are set */
+    double lm_term;   /* lm_weight times the LM log-probability of the prefix's last class after the rest */
+    int64_t lm_state; /* the LM state after the prefix */
 } Node;
 
 typedef struct {
@@ -47,7 +52,7 @@ static int trie_init(Trie *trie) {
     trie->n = 1;
     trie->nodes = (Node *)malloc(sizeof(Node) * (size_t)trie->cap);
     if (trie->nodes == NULL) return -1;
-    trie->nodes[0] = (Node){-1, 0, -1, -1, -1, -1}; /* the empty prefix */
+    trie->nodes[0] = (Node){-1, 0, -1, -1, -1, -1, 0, 0.0, 0}; /* the empty prefix */
     return 0;
 }
 
@@ -63,7 +68,7 @@ static int trie_child(Trie *trie, int parent, int cls) {
         trie->cap *= 2;
     }
     int id = trie->n++;
-    trie->nodes[id] = (Node){parent, cls, -1, trie->nodes[parent].first_child, -1, -1};
+    trie->nodes[id] = (Node){parent, cls, -1, trie->nodes[parent].first_child, -1, -1, 0, 0.0, 0};
     trie->nodes[parent].first_child = id;
     return id;
 }
@@ -112,7 +117,8 @@ static void lm_walk(const LM *lm, int64_t state, Walk *walk) {
         int64_t context = state % lm->mods[k];
         int64_t first = context * lm->base;
         Py_ssize_t lo = lower_bound(lm->keys[k], 0, lm->n_keys[k], first);
-        Py_ssize_t hi = lower_bound(lm->keys[k], lo, lm->n_keys[k], first + lm->base);
+        Py_ssize_t end = lm->n_keys[k] - lo > lm->base ? lo + lm->base : lm->n_keys[k]; /* keys are distinct */
+        Py_ssize_t hi = lower_bound(lm->keys[k], lo, end, first + lm->base);
         Py_ssize_t j = lower_bound(lm->ctx[k], 0, lm->n_ctx[k], context);
         double bow = (j < lm->n_ctx[k] && lm->ctx[k][j] == context) ? lm->bow[k][j] : 0.0;
         if (lo == hi && bow == 0.0) break;
@@ -138,18 +144,64 @@ static double lm_log_prob(const LM *lm, const Walk *walk, int64_t symbol) {
     return value;
 }
 
-/* The walks of one search, one per prefix that needed its LM distribution (its state is fixed by
- * the prefix, and a prefix that stays over many frames needs it at each). */
+/* The walks of one search, one per LM state that a prefix needed the distribution of (a prefix that
+ * stays over many frames needs it at each, and prefixes that differ only before their last
+ * order - 1 symbols share a state), with an open-addressing table from state to walk. */
 typedef struct {
     Walk *walks;
     int n;
     int cap;
+    int64_t *states; /* table: the state of walk slots[i] - 1 */
+    int *slots;      /* walk index + 1, or 0 for an empty slot */
+    unsigned mask;   /* table size - 1 (a power of two, at least twice n) */
 } Walks;
 
-/* The walk of `node` (whose LM state is `state`), made on first use; NULL when out of memory. */
+static unsigned state_hash(int64_t state) {
+    uint64_t x = (uint64_t)state * 0x9E3779B97F4A7C15ull;
+    return (unsigned)(x >> 32);
+}
+
+/* Grows the state table to `size` slots (a power of two), re-inserting every walk; -1 when out of memory. */
+static int walks_rehash(Walks *walks, unsigned size) {
+    int64_t *states = (int64_t *)malloc(sizeof(int64_t) * size);
+    int *slots = (int *)calloc(size, sizeof(int));
+    if (states == NULL || slots == NULL) {
+        free(states);
+        free(slots);
+        return -1;
+    }
+    for (unsigned i = 0; walks->slots != NULL && i <= walks->mask; i++) {
+        if (!walks->slots[i]) continue;
+        unsigned slot = state_hash(walks->states[i]) & (size - 1);
+        while (slots[slot]) slot = (slot + 1) & (size - 1);
+        slots[slot] = walks->slots[i];
+        states[slot] = walks->states[i];
+    }
+    free(walks->states);
+    free(walks->slots);
+    walks->states = states;
+    walks->slots = slots;
+    walks->mask = size - 1;
+    return 0;
+}
+
+/* The walk of `node` (whose LM state is `state`): its own, else that of another prefix with the
+ * same state, else made now; NULL when out of memory. */
 static const Walk *node_walk(const LM *lm, Trie *trie, Walks *walks, int node, int64_t state) {
     int index = trie->nodes[node].walk;
     if (index >= 0) return &walks->walks[index];
+    if (walks->slots == NULL || 2u * (unsigned)(walks->n + 1) > walks->mask + 1) {
+        if (walks_rehash(walks, walks->slots == NULL ? 256u : 2u * (walks->mask + 1)) < 0) return NULL;
+    }
+    unsigned slot = state_hash(state) & walks->mask;
+    while (walks->slots[slot]) {
+        if (walks->states[slot] == state) {
+            index = walks->slots[slot] - 1;
+            trie->nodes[node].walk = index;
+            return &walks->walks[index];
+        }
+        slot = (slot + 1) & walks->mask;
+    }
     if (walks->n == walks->cap) {
         int cap = walks->cap ? walks->cap * 2 : 64;
         Walk *grown = (Walk *)realloc(walks->walks, sizeof(Walk) * (size_t)cap);
@@ -159,6 +211,8 @@ static const Walk *node_walk(const LM *lm, Trie *trie, Walks *walks, int node, i
     }
     index = walks->n++;
     lm_walk(lm, state, &walks->walks[index]);
+    walks->slots[slot] = index + 1;
+    walks->states[slot] = state;
     trie->nodes[node].walk = index;
     return &walks->walks[index];
 }
@@ -527,7 +581,7 @@ static PyObject *search_impl(PyObject *module, PyObject *args, PyObject *kwargs)
     }
     Buffers buffers = {.n = 0};
     Trie trie = {NULL, 0, 0};
-    Walks walks = {NULL, 0, 0};
+    Walks walks = {NULL, 0, 0, NULL, NULL, 0};
     Beam *beams = NULL, *next_beams = NULL;
     int *slots = NULL, *order = NULL, *candidates = NULL;
     int64_t *offsets = NULL;
@@ -676,13 +730,18 @@ static PyObject *search_impl(PyObject *module, PyObject *args, PyObject *kwargs)
                 }
                 double lm_score = beam.lm + insertion_bonus;
                 int64_t state = beam.state;
-                if (use_lm) {
-                    if (walk == NULL && (walk = node_walk(&lm, &trie, &walks, beam.node, beam.state)) == NULL) {
-                        failure = NO_MEMORY;
-                        goto finish;
+                if (use_lm) { /* the prefix fixes the term: scored once, when first reached */
+                    if (!trie.nodes[child].scored) {
+                        if (walk == NULL && (walk = node_walk(&lm, &trie, &walks, beam.node, beam.state)) == NULL) {
+                            failure = NO_MEMORY;
+                            goto finish;
+                        }
+                        trie.nodes[child].lm_term = lm_weight * lm_log_prob(&lm, walk, lm_symbols[c]);
+                        trie.nodes[child].lm_state = lm_next_state(&lm, beam.state, lm_symbols[c]);
+                        trie.nodes[child].scored = 1;
                     }
-                    lm_score += lm_weight * lm_log_prob(&lm, walk, lm_symbols[c]);
-                    state = lm_next_state(&lm, beam.state, lm_symbols[c]);
+                    lm_score += trie.nodes[child].lm_term;
+                    state = trie.nodes[child].lm_state;
                 }
                 if (judge && c == space_class) {
                     int known = word_known(&trie, beam.node, space_class, characters, knows, tables);
@@ -746,6 +805,8 @@ done:
     buffers_release(&buffers);
     free(trie.nodes);
     free(walks.walks);
+    free(walks.states);
+    free(walks.slots);
     free(beams);
     free(next_beams);
     free(slots);

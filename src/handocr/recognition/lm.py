@@ -243,12 +243,17 @@ class CharNgramLM:
             if int(data["meta_version"]) != FORMAT_VERSION:
                 raise ValueError(f"{path}: unsupported language-model format {int(data['meta_version'])}")
             order = int(data["meta_order"])
+            ngram_keys = [data[f"ngram_keys_{k}"].astype(np.int64) for k in range(order)]
+            context_keys = [data[f"context_keys_{k}"].astype(np.int64) for k in range(order)]
+            for keys in ngram_keys + context_keys:  # the lookups (here and in C) rely on it
+                if keys.size > 1 and not bool(np.all(keys[1:] > keys[:-1])):
+                    raise ValueError(f"{path}: the language model's keys are not strictly increasing")
             return cls(
                 vocab=str(data["meta_vocab"]),
                 order=order,
-                ngram_keys=[data[f"ngram_keys_{k}"].astype(np.int64) for k in range(order)],
+                ngram_keys=ngram_keys,
                 ngram_logp=[data[f"ngram_logp_{k}"].astype(np.float32) for k in range(order)],
-                context_keys=[data[f"context_keys_{k}"].astype(np.int64) for k in range(order)],
+                context_keys=context_keys,
                 backoff=[data[f"backoff_{k}"].astype(np.float32) for k in range(order)],
                 lowercase=bool(data["meta_lowercase"]),
                 unk_logprob=float(data["meta_unk"]) if unk_logprob is None else unk_logprob,
