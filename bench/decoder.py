@@ -87,20 +87,50 @@ def page_posteriors(recognizer: Any, pages: list) -> Iterator[tuple[Any, list[np
             yield page, log_probs, recognizer.page_decoder(log_probs)
 
 
-def load_native_build(path: Path) -> ModuleType:
+LM_TABLES_OF_INTERFACE_2 = 9  # the LM tables before the hash indexes (interface 3) were added
+
+
+class Interface2Search:
+    """A build of interface 2 (before the LM's hash indexes) behind the calls of this checkout: its
+    search gets the LM tables without the indexes, which it does not read; nothing else differs."""
+
+    ABI_VERSION = 3
+
+    def __init__(self, module: ModuleType) -> None:
+        self.module = module
+
+    def search(self, log_probs: Any, log_threshold: float, max_candidates: int, beam_width: int, *rest: Any) -> Any:
+        """``module.search`` with the LM tables (the third of ``rest``) cut to interface 2's."""
+        beam_threshold, lm, *others = rest
+        tables = lm[:LM_TABLES_OF_INTERFACE_2] if lm is not None else None
+        return self.module.search(log_probs, log_threshold, max_candidates, beam_width, beam_threshold, tables, *others)
+
+    def align(self, *args: Any) -> Any:
+        """``module.align`` (unchanged between the two interfaces)."""
+        return self.module.align(*args)
+
+
+def load_native_build(path: Path) -> Any:
     """Another build of the C search (a ``_ctcbeam`` shared library), as a module of its own beside
-    the installed one."""
+    the installed one (a build of interface 2 behind :class:`Interface2Search`)."""
+    from handocr.recognition.beam import NATIVE_ABI_VERSION
+
     loader = importlib.machinery.ExtensionFileLoader(NATIVE_MODULE, str(path))
     spec = importlib.util.spec_from_file_location(NATIVE_MODULE, path, loader=loader)
     if spec is None:
         raise ImportError(f"{path}: not a loadable extension module")
     module = importlib.util.module_from_spec(spec)
     loader.exec_module(module)
+    version = getattr(module, "ABI_VERSION", None)
+    if version == 2 and NATIVE_ABI_VERSION == Interface2Search.ABI_VERSION:
+        return Interface2Search(module)
+    if version != NATIVE_ABI_VERSION:
+        raise ImportError(f"{path}: interface version {version}, which this checkout cannot call")
     return module
 
 
 @contextlib.contextmanager
-def native_search(module: ModuleType) -> Iterator[None]:
+def native_search(module: Any) -> Iterator[None]:
     """The beam decoder's C search is ``module`` within the block."""
     from handocr.recognition import beam
 
@@ -115,7 +145,10 @@ def native_search(module: ModuleType) -> Iterator[None]:
 def main(argv: list[str] | None = None) -> None:
     """Run the benchmark and write ``bench/results/decoder[-TAG].{json,md}``."""
     args, recognizer, pages = recognizer_and_pages(__doc__.splitlines()[0], argv, baseline_option=True)
-    baseline = load_native_build(args.baseline) if args.baseline is not None else None
+    try:
+        baseline = load_native_build(args.baseline) if args.baseline is not None else None
+    except ImportError as exc:
+        raise SystemExit(f"--baseline: {exc}") from None
     other, other_label = ("baseline", "baseline C") if baseline is not None else ("python", "Python")
     searches = ("c", other)
     times: dict[str, list[float]] = {name: [] for name in searches}

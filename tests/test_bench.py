@@ -444,3 +444,28 @@ def test_decoder_bench_times_the_c_search_against_another_build_of_it(tmp_path: 
     assert "| baseline C " in (tmp_path / "decoder-t.md").read_text()
     with pytest.raises(SystemExit):
         main([*argv, "--baseline", str(tmp_path / "missing.so")])
+
+
+def test_a_build_of_interface_2_gets_the_lm_tables_without_the_hash_indexes() -> None:
+    from bench.decoder import LM_TABLES_OF_INTERFACE_2, Interface2Search
+
+    calls = []
+
+    class Build:
+        ABI_VERSION = 2
+
+        def search(self, *args):
+            calls.append(args)
+            return [1]
+
+        def align(self, *args):
+            return "aligned"
+
+    shim = Interface2Search(Build())
+    tables = tuple(range(13))
+    assert shim.search("lp", -6.9, 8, 32, 16.0, tables, "symbols", 0.6, 1.5, None, -1, -3.0, "abc") == [1]
+    assert calls[0][5] == tables[:LM_TABLES_OF_INTERFACE_2] and calls[0][:5] == ("lp", -6.9, 8, 32, 16.0)
+    assert calls[0][6:] == ("symbols", 0.6, 1.5, None, -1, -3.0, "abc")
+    shim.search("lp", -6.9, 8, 32, 16.0, None, None, 0.6, 1.5, None, -1, -3.0, "abc")
+    assert calls[1][5] is None
+    assert shim.align("lp", [1]) == "aligned"

@@ -150,3 +150,45 @@ def test_english_word_list_model_prefers_english():
     words = read_word_list(Path(WORD_LISTS["en"][0]))[::20]
     lm = build_char_lm(words, order=4)
     assert lm.score("house") > lm.score("hquse")
+
+
+def _find(index, keys, key: int) -> int:
+    """A lookup in a hash_index, as the C search makes it."""
+    from handocr.recognition.lm import HASH_MULTIPLIER
+
+    bits = int(index[0])
+    starts, positions = index[1 : 2 + 2**bits], index[2 + 2**bits :]
+    bucket = (key * HASH_MULTIPLIER) % 2**64 >> (64 - bits)
+    for p in range(int(starts[bucket]), int(starts[bucket + 1])):
+        if int(keys[positions[p]]) == key:
+            return int(positions[p])
+    return -1
+
+
+def test_hash_index_finds_every_key_and_nothing_else():
+    import numpy as np
+
+    from handocr.recognition.lm import hash_index
+
+    rng = np.random.default_rng(0)
+    for size in (0, 1, 2, 7, 1000):
+        keys = np.unique(rng.integers(0, 2**62, size=size, dtype=np.int64))
+        index = hash_index(keys)
+        bits = int(index[0])
+        assert index.dtype == np.int32 and index.size == 1 + 2**bits + 1 + keys.size and 2**bits >= keys.size
+        assert all(_find(index, keys, int(key)) == i for i, key in enumerate(keys))
+        assert all(_find(index, keys, int(key)) == -1 for key in rng.integers(0, 2**62, size=50) if key not in keys)
+
+
+def test_tables_give_each_used_context_its_ngrams(lm):
+    import numpy as np
+
+    tables = lm.tables()
+    keys, used, starts, used_index, context_index = tables[5], tables[9], tables[10], tables[11], tables[12]
+    for k in range(lm.order):
+        assert starts[k][0] == 0 and starts[k][-1] == keys[k].size and starts[k].size == used[k].size + 1
+        for u, context in enumerate(used[k]):
+            grams = keys[k][starts[k][u] : starts[k][u + 1]]
+            assert grams.size > 0 and np.all(grams // lm.base == context)
+            assert _find(used_index[k], used[k], int(context)) == u
+        assert all(_find(context_index[k], tables[7][k], int(c)) == j for j, c in enumerate(tables[7][k]))

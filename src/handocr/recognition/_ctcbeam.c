@@ -12,9 +12,10 @@
  * beam that reaches it, so two beams hold the same prefix exactly when they hold the same node.
  * The LM is read in its backoff form: for a state, each order's range of stored n-grams and its
  * backoff weight are found once (a "walk"); a symbol's log-probability is then the highest stored
- * n-gram's plus the backoff weights above it, added in the order the Python LM adds them. A
- * prefix's LM term (its last class after the rest) is computed when the prefix is first reached and
- * kept on its node; prefixes with the same LM state share one walk.
+ * n-gram's plus the backoff weights above it, added in the order the Python LM adds them. A walk
+ * finds each order's context through hash indexes made by CharNgramLM.tables; a prefix's LM term
+ * (its last class after the rest) is computed when the prefix is first reached and kept on its
+ * node, and prefixes with the same LM state share one walk.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -24,7 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define ABI_VERSION 2
+#define ABI_VERSION 3
 #define MAX_ORDER 24
 
 /* -- the prefix trie ---------------------------------------------------------------------- */
@@ -75,6 +76,28 @@ static int trie_child(Trie *trie, int parent, int cls) {
 
 /* -- the language model ------------------------------------------------------------------- */
 
+/* A hash index of a sorted int64 array (lm.hash_index): bucket h of key x is
+ * (x * HASH_MULTIPLIER mod 2^64) >> (64 - bits), and its keys' positions in the array are
+ * positions[starts[h]:starts[h + 1]]. */
+#define HASH_MULTIPLIER 0x9E3779B97F4A7C15ull
+
+typedef struct {
+    int bits;
+    const int32_t *starts;
+    const int32_t *positions;
+    Py_ssize_t n; /* the array's length */
+} Index;
+
+/* The position of `key` in `keys` (indexed by `index`), or -1. */
+static inline Py_ssize_t index_find(const Index *index, const int64_t *keys, int64_t key) {
+    const uint64_t h = ((uint64_t)key * HASH_MULTIPLIER) >> (64 - index->bits);
+    for (int32_t p = index->starts[h]; p < index->starts[h + 1]; p++) {
+        const int32_t i = index->positions[p];
+        if (keys[i] == key) return i;
+    }
+    return -1;
+}
+
 typedef struct {
     int order;
     int64_t base;
@@ -89,6 +112,11 @@ typedef struct {
     const int64_t *ctx[MAX_ORDER];
     Py_ssize_t n_ctx[MAX_ORDER];
     const double *bow[MAX_ORDER];
+    const int64_t *used[MAX_ORDER];   /* the contexts that have n-grams, of each order */
+    const int64_t *starts[MAX_ORDER]; /* context used[k][u]'s n-grams: keys[k][starts[k][u]:starts[k][u + 1]] */
+    Py_ssize_t n_used[MAX_ORDER];
+    Index used_index[MAX_ORDER];
+    Index ctx_index[MAX_ORDER]; /* the contexts that have backoff weights */
 } LM;
 
 typedef struct {
@@ -115,17 +143,15 @@ static void lm_walk(const LM *lm, int64_t state, Walk *walk) {
     walk->levels = 0;
     for (int k = 1; k < lm->order; k++) {
         int64_t context = state % lm->mods[k];
-        int64_t first = context * lm->base;
-        Py_ssize_t lo = lower_bound(lm->keys[k], 0, lm->n_keys[k], first);
-        Py_ssize_t end = lm->n_keys[k] - lo > lm->base ? lo + lm->base : lm->n_keys[k]; /* keys are distinct */
-        Py_ssize_t hi = lower_bound(lm->keys[k], lo, end, first + lm->base);
-        Py_ssize_t j = lower_bound(lm->ctx[k], 0, lm->n_ctx[k], context);
-        double bow = (j < lm->n_ctx[k] && lm->ctx[k][j] == context) ? lm->bow[k][j] : 0.0;
+        Py_ssize_t u = index_find(&lm->used_index[k], lm->used[k], context);
+        Py_ssize_t lo = u >= 0 ? lm->starts[k][u] : 0, hi = u >= 0 ? lm->starts[k][u + 1] : 0;
+        Py_ssize_t j = index_find(&lm->ctx_index[k], lm->ctx[k], context);
+        double bow = j >= 0 ? lm->bow[k][j] : 0.0;
         if (lo == hi && bow == 0.0) break;
         walk->lo[k] = lo;
         walk->hi[k] = hi;
         walk->bow[k] = bow;
-        walk->first_key[k] = first;
+        walk->first_key[k] = context * lm->base;
         walk->levels = k;
     }
 }
@@ -135,7 +161,7 @@ static double lm_log_prob(const LM *lm, const Walk *walk, int64_t symbol) {
     double value = symbol < lm->n_unigram ? lm->unigram[symbol] : lm->unk;
     for (int k = 1; k <= walk->levels; k++) {
         int64_t key = walk->first_key[k] + symbol;
-        Py_ssize_t i = lower_bound(lm->keys[k], walk->lo[k], walk->hi[k], key);
+        Py_ssize_t i = lower_bound(lm->keys[k], walk->lo[k], walk->hi[k], key); /* a context's few n-grams */
         if (i < walk->hi[k] && lm->keys[k][i] == key)
             value = lm->logp[k][i];
         else
@@ -223,7 +249,7 @@ static int64_t lm_next_state(const LM *lm, int64_t state, int64_t symbol) {
 
 /* -- buffers ------------------------------------------------------------------------------ */
 
-#define MAX_BUFFERS (4 * MAX_ORDER + 8)
+#define MAX_BUFFERS (8 * MAX_ORDER + 8)
 
 typedef struct {
     Py_buffer views[MAX_BUFFERS];
@@ -258,6 +284,7 @@ static const void *buffer_of(Buffers *buffers, PyObject *obj, Py_ssize_t itemsiz
 
 #define F64 "d"
 #define I64 "lq"
+#define I32 "i"
 #define BYTES "BbcS"
 
 /* The (T, C) float64 log-probabilities `obj`, with T and C in *frames and *classes. */
@@ -276,11 +303,30 @@ static const double *log_probs_of(Buffers *buffers, PyObject *obj, Py_ssize_t *f
 }
 
 /* Reads the LM tuple (order, base, space, unk, unigram, keys, logp, ctx, bow); lists per order. */
+/* Reads `obj`, the hash index (lm.hash_index) of an array of `n` keys: int32
+ * [bits, starts (2 ** bits + 1), positions (n)], starts rising from 0 to n. */
+static int index_from(Buffers *buffers, PyObject *obj, Py_ssize_t n, Index *index, const char *what) {
+    Py_ssize_t count;
+    const int32_t *data = (const int32_t *)buffer_of(buffers, obj, 4, I32, &count, what);
+    if (data == NULL) return -1;
+    int bits = count > 0 ? data[0] : 0;
+    if (bits < 1 || bits > 30 || count != 1 + ((Py_ssize_t)1 << bits) + 1 + n || data[1] != 0 ||
+        data[1 + ((Py_ssize_t)1 << bits)] != n) {
+        PyErr_Format(PyExc_ValueError, "%s: not a hash index of %zd keys", what, n);
+        return -1;
+    }
+    index->bits = bits;
+    index->starts = data + 1;
+    index->positions = data + 1 + ((Py_ssize_t)1 << bits) + 1;
+    index->n = n;
+    return 0;
+}
+
 static int lm_from_tuple(LM *lm, PyObject *spec, Buffers *buffers) {
-    PyObject *unigram, *keys, *logp, *ctx, *bow;
+    PyObject *unigram, *keys, *logp, *ctx, *bow, *used, *starts, *used_index, *ctx_index;
     long long base, space;
-    if (!PyArg_ParseTuple(spec, "iLLdOOOOO", &lm->order, &base, &space, &lm->unk, &unigram, &keys, &logp, &ctx,
-                          &bow))
+    if (!PyArg_ParseTuple(spec, "iLLdOOOOOOOOO", &lm->order, &base, &space, &lm->unk, &unigram, &keys, &logp, &ctx,
+                          &bow, &used, &starts, &used_index, &ctx_index))
         return -1;
     if (lm->order < 1 || lm->order > MAX_ORDER) {
         PyErr_Format(PyExc_ValueError, "LM order %d is not in 1..%d", lm->order, MAX_ORDER);
@@ -296,8 +342,8 @@ static int lm_from_tuple(LM *lm, PyObject *spec, Buffers *buffers) {
     for (int k = 1; k <= lm->order; k++) lm->mods[k] = lm->mods[k - 1] * lm->base;
     lm->unigram = (const double *)buffer_of(buffers, unigram, 8, F64, &lm->n_unigram, "unigram");
     if (lm->unigram == NULL) return -1;
-    PyObject *lists[4] = {keys, logp, ctx, bow};
-    for (int i = 0; i < 4; i++) {
+    PyObject *lists[8] = {keys, logp, ctx, bow, used, starts, used_index, ctx_index};
+    for (int i = 0; i < 8; i++) {
         if (!PyList_Check(lists[i]) || PyList_GET_SIZE(lists[i]) != lm->order) {
             PyErr_SetString(PyExc_TypeError, "LM tables must be lists of one array per order");
             return -1;
@@ -317,6 +363,18 @@ static int lm_from_tuple(LM *lm, PyObject *spec, Buffers *buffers) {
             PyErr_SetString(PyExc_ValueError, "LM tables of one order must have equal lengths");
             return -1;
         }
+        Py_ssize_t n_starts;
+        lm->used[k] = (const int64_t *)buffer_of(buffers, PyList_GET_ITEM(used, k), 8, I64, &lm->n_used[k], "used");
+        if (lm->used[k] == NULL) return -1;
+        lm->starts[k] = (const int64_t *)buffer_of(buffers, PyList_GET_ITEM(starts, k), 8, I64, &n_starts, "starts");
+        if (lm->starts[k] == NULL) return -1;
+        if (n_starts != lm->n_used[k] + 1 || lm->starts[k][0] != 0 || lm->starts[k][lm->n_used[k]] != lm->n_keys[k]) {
+            PyErr_SetString(PyExc_ValueError, "LM starts must run from 0 to the number of n-grams, one per context and one");
+            return -1;
+        }
+        if (index_from(buffers, PyList_GET_ITEM(used_index, k), lm->n_used[k], &lm->used_index[k], "used_index") < 0 ||
+            index_from(buffers, PyList_GET_ITEM(ctx_index, k), lm->n_ctx[k], &lm->ctx_index[k], "ctx_index") < 0)
+            return -1;
     }
     return 0;
 }
@@ -490,14 +548,19 @@ static int word_known(Trie *trie, int node, int space_class, const Py_UCS4 *char
 
 static double beam_score(const Beam *beam) { return lse(beam->p_b, beam->p_nb) + beam->lm; }
 
-/* The best `width` beams of `next` within `threshold` of the best, best first (a stable sort, as
- * Python's), into `out`; returns how many, and the best score in *best. */
+/* The best `width` beams of `next` within `threshold` of the best, best first (in the order of a
+ * stable sort, as Python's: equal scores in the order of `next`), into `out`; returns how many, and
+ * the best score in *best. Only the best `width` are kept in order while scoring: a beam that does
+ * not beat the worst of them could only rank after them in the full sort. */
 static int prune(const Beam *next, int n, double *scores, int *order, int width, double threshold, Beam *out,
                  double *best) {
+    int ranked = 0;
     for (int i = 0; i < n; i++) {
-        scores[i] = beam_score(&next[i]);
-        int j = i;
-        while (j > 0 && scores[order[j - 1]] < scores[i]) {
+        const double score = beam_score(&next[i]);
+        scores[i] = score;
+        if (ranked == width && !(scores[order[ranked - 1]] < score)) continue;
+        int j = ranked < width ? ranked++ : ranked - 1;
+        while (j > 0 && scores[order[j - 1]] < score) {
             order[j] = order[j - 1];
             j--;
         }
@@ -505,7 +568,7 @@ static int prune(const Beam *next, int n, double *scores, int *order, int width,
     }
     *best = scores[order[0]];
     int kept = 0;
-    for (int r = 0; r < n && kept < width; r++) {
+    for (int r = 0; r < ranked; r++) {
         if (scores[order[r]] >= *best - threshold) out[kept++] = next[order[r]];
     }
     return kept;

@@ -41,7 +41,7 @@ try:
 except ImportError:  # not built (no C compiler when installed): the Python search is used
     _ctcbeam = None
 
-NATIVE_ABI_VERSION = 2  # the _ctcbeam interface this module calls
+NATIVE_ABI_VERSION = 3  # the _ctcbeam interface this module calls
 NEG_INF = -math.inf
 Beams = dict[tuple[int, ...], list]  # prefix (class indices) -> [p_b, p_nb, lm score, LM state]
 

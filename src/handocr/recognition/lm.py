@@ -34,6 +34,24 @@ FORMAT_VERSION = 1
 CACHE_STATES = 50_000
 
 
+HASH_MULTIPLIER = 0x9E3779B97F4A7C15  # Fibonacci hashing; the C search computes the same buckets
+
+
+def hash_index(keys: np.ndarray) -> np.ndarray:
+    """A hash index of distinct int64 ``keys`` for the C beam search: int32 ``[bits, starts
+    (2 ** bits + 1), positions (len(keys))]``, where the keys of bucket ``h`` (``key *
+    HASH_MULTIPLIER mod 2 ** 64``, its top ``bits`` bits) are at ``positions[starts[h]:starts[h + 1]]``
+    in ``keys``. There are at least as many buckets as keys, so a lookup reads one or two."""
+    keys = np.asarray(keys, dtype=np.int64)
+    bits = max(1, int(keys.size).bit_length())
+    if keys.size >= 2**31 or bits > 30:
+        raise ValueError(f"{keys.size} keys are too many for a hash index")
+    buckets = (keys.view(np.uint64) * np.uint64(HASH_MULTIPLIER)) >> np.uint64(64 - bits)
+    positions = np.argsort(buckets, kind="stable")
+    starts = np.searchsorted(buckets[positions], np.arange(2**bits + 1, dtype=np.uint64))
+    return np.concatenate([[bits], starts, positions]).astype(np.int32)
+
+
 class CharNgramLM:
     """Character n-gram model in backoff form; query with :meth:`log_prob` (natural log).
 
@@ -191,20 +209,36 @@ class CharNgramLM:
 
     def tables(self) -> tuple:
         """``(order, base, space symbol, unk_logprob, unigram, ngram_keys, ngram_logp, context_keys,
-        backoff)``, the tables as contiguous int64 / float64 arrays (one list per order), for the C
-        beam search (:mod:`handocr.recognition.beam`); made on the first call (float32 to float64 is
-        exact, so its scores are :meth:`distribution`'s)."""
+        backoff, used_contexts, used_starts, used_index, context_index)``, the tables as contiguous
+        int64 / float64 arrays (one list per order), for the C beam search
+        (:mod:`handocr.recognition.beam`); made on the first call (float32 to float64 is exact, so
+        its scores are :meth:`distribution`'s). ``used_contexts[k]`` are the contexts that have
+        ``(k+1)``-grams, whose n-grams are ``ngram_keys[k][used_starts[k][u]:used_starts[k][u + 1]]``;
+        ``used_index`` and ``context_index`` hold a :func:`hash_index` of ``used_contexts`` and
+        ``context_keys``, so that the search finds a context in one or two probes."""
         if self._tables is None:
+            keys = [np.ascontiguousarray(k, dtype=np.int64) for k in self.ngram_keys]
+            contexts = [np.ascontiguousarray(k, dtype=np.int64) for k in self.context_keys]
+            used, starts = [], []
+            for k in keys:
+                context_of_key = k // self.base
+                used_k, first = np.unique(context_of_key, return_index=True)
+                used.append(used_k)
+                starts.append(np.append(first, k.size).astype(np.int64))
             self._tables = (
                 self.order,
                 self.base,
                 self._space,
                 float(self.unk_logprob),
                 np.frombuffer(self._unigram, dtype=np.float64),
-                [np.ascontiguousarray(k, dtype=np.int64) for k in self.ngram_keys],
+                keys,
                 [np.ascontiguousarray(v, dtype=np.float64) for v in self.ngram_logp],
-                [np.ascontiguousarray(k, dtype=np.int64) for k in self.context_keys],
+                contexts,
                 [np.ascontiguousarray(v, dtype=np.float64) for v in self.backoff],
+                used,
+                starts,
+                [hash_index(k) for k in used],
+                [hash_index(k) for k in contexts],
             )
         return self._tables
 
