@@ -154,6 +154,43 @@ def test_c_search_rejects_bad_arrays_with_errors_not_crashes(shipped_lm):
         )
 
 
+def test_c_search_reads_nothing_outside_badly_made_lm_indexes(shipped_lm):
+    """The LM's hash indexes and context starts (CharNgramLM.tables) are checked for their shape;
+    values inside that point outside the arrays are kept within them, not followed."""
+    _require_native()
+    from handocr.recognition import _ctcbeam
+
+    rng = np.random.default_rng(3)
+    lp = log_softmax(rng.normal(size=(40, 4)) * 3)
+    symbols = shipped_lm.class_symbols("ab ")
+    tables = shipped_lm.tables()
+    good = _ctcbeam.search(lp, np.log(1e-3), 10, 8, 10.0, tables, symbols, 0.5, 0.0, None, -1, 0.0, "ab ")
+    assert good == prefix_beam_search(lp, lm=shipped_lm, characters="ab ", beam_width=8, native=False)
+
+    def spoiled(index: np.ndarray) -> np.ndarray:  # the shape kept: bits, first and last starts
+        out = index.copy()
+        bits = int(out[0])
+        inner_starts, positions = out[2 : 1 + 2**bits], out[2 + 2**bits :]
+        for values in (inner_starts, positions):
+            values[::3] = 2**31 - 1
+            values[1::3] = -(2**31)
+        return out
+
+    starts = [s.copy() for s in tables[10]]
+    for s in starts:
+        if s.size > 2:
+            s[1:-1] = rng.integers(-(10**9), 10**9, size=s.size - 2)
+    bad = (*tables[:10], starts, [spoiled(i) for i in tables[11]], [spoiled(i) for i in tables[12]])
+    labels = _ctcbeam.search(lp, np.log(1e-3), 10, 8, 10.0, bad, symbols, 0.5, 0.0, None, -1, 0.0, "ab ")
+    assert all(1 <= c <= 3 for c in labels)
+    with pytest.raises(ValueError, match="hash index"):
+        broken = (*tables[:11], [i[:-1] for i in tables[11]], tables[12])
+        _ctcbeam.search(lp, np.log(1e-3), 10, 8, 10.0, broken, symbols, 0.5, 0.0, None, -1, 0.0, "ab ")
+    with pytest.raises(ValueError, match="starts"):
+        broken = (*tables[:10], [s[:-1] for s in tables[10]], *tables[11:])
+        _ctcbeam.search(lp, np.log(1e-3), 10, 8, 10.0, broken, symbols, 0.5, 0.0, None, -1, 0.0, "ab ")
+
+
 def test_empty_lines_read_as_nothing_either_way():
     _require_native()
     empty = np.zeros((0, 4))

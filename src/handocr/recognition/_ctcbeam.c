@@ -88,12 +88,14 @@ typedef struct {
     Py_ssize_t n; /* the array's length */
 } Index;
 
-/* The position of `key` in `keys` (indexed by `index`), or -1. */
+/* The position of `key` in `keys` (indexed by `index`), or -1. Reads nothing outside the arrays,
+ * even from an index that is not well made. */
 static inline Py_ssize_t index_find(const Index *index, const int64_t *keys, int64_t key) {
     const uint64_t h = ((uint64_t)key * HASH_MULTIPLIER) >> (64 - index->bits);
-    for (int32_t p = index->starts[h]; p < index->starts[h + 1]; p++) {
+    const Py_ssize_t end = index->starts[h + 1] < index->n ? index->starts[h + 1] : index->n;
+    for (Py_ssize_t p = index->starts[h] > 0 ? index->starts[h] : 0; p < end; p++) {
         const int32_t i = index->positions[p];
-        if (keys[i] == key) return i;
+        if (i >= 0 && i < index->n && keys[i] == key) return i;
     }
     return -1;
 }
@@ -144,7 +146,11 @@ static void lm_walk(const LM *lm, int64_t state, Walk *walk) {
     for (int k = 1; k < lm->order; k++) {
         int64_t context = state % lm->mods[k];
         Py_ssize_t u = index_find(&lm->used_index[k], lm->used[k], context);
-        Py_ssize_t lo = u >= 0 ? lm->starts[k][u] : 0, hi = u >= 0 ? lm->starts[k][u + 1] : 0;
+        Py_ssize_t lo = 0, hi = 0;
+        if (u >= 0) { /* kept within the keys, even for starts that are not well made */
+            lo = lm->starts[k][u] < 0 ? 0 : lm->starts[k][u] > lm->n_keys[k] ? lm->n_keys[k] : lm->starts[k][u];
+            hi = lm->starts[k][u + 1] < lo ? lo : lm->starts[k][u + 1] > lm->n_keys[k] ? lm->n_keys[k] : lm->starts[k][u + 1];
+        }
         Py_ssize_t j = index_find(&lm->ctx_index[k], lm->ctx[k], context);
         double bow = j >= 0 ? lm->bow[k][j] : 0.0;
         if (lo == hi && bow == 0.0) break;
@@ -183,7 +189,7 @@ typedef struct {
 } Walks;
 
 static unsigned state_hash(int64_t state) {
-    uint64_t x = (uint64_t)state * 0x9E3779B97F4A7C15ull;
+    uint64_t x = (uint64_t)state * HASH_MULTIPLIER;
     return (unsigned)(x >> 32);
 }
 
