@@ -155,15 +155,15 @@ def main(argv: list[str] | None = None) -> None:
     rows: list[dict[str, Any]] = []
     differing = 0
     for page, log_probs, decoder in page_posteriors(recognizer, pages):
-        decoders = {"c": dataclasses.replace(decoder, native=True), other: dataclasses.replace(decoder, native=True)}
-        if baseline is None:
-            decoders[other] = dataclasses.replace(decoder, native=False)
+        decoders = {
+            "c": dataclasses.replace(decoder, native=True),
+            other: dataclasses.replace(decoder, native=baseline is not None),  # the baseline: C, swapped in
+        }
         for i, scores in enumerate(log_probs):
             texts: dict[str, str] = {}
             line_ms: dict[str, float] = {}
             for name in searches if i % 2 == 0 else reversed(searches):
-                in_use = baseline if name == "baseline" else None
-                with native_search(in_use) if in_use is not None else contextlib.nullcontext():
+                with native_search(baseline) if name == "baseline" else contextlib.nullcontext():
                     start = time.perf_counter()
                     texts[name] = decoders[name](scores).text
                     line_ms[name] = (time.perf_counter() - start) * 1000

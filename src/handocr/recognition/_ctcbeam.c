@@ -128,6 +128,8 @@ typedef struct {
     int64_t first_key[MAX_ORDER];
 } Walk;
 
+static Py_ssize_t clamp(Py_ssize_t x, Py_ssize_t lo, Py_ssize_t hi) { return x < lo ? lo : x > hi ? hi : x; }
+
 static Py_ssize_t lower_bound(const int64_t *a, Py_ssize_t lo, Py_ssize_t hi, int64_t x) {
     while (lo < hi) {
         Py_ssize_t mid = lo + (hi - lo) / 2;
@@ -146,11 +148,9 @@ static void lm_walk(const LM *lm, int64_t state, Walk *walk) {
     for (int k = 1; k < lm->order; k++) {
         int64_t context = state % lm->mods[k];
         Py_ssize_t u = index_find(&lm->used_index[k], lm->used[k], context);
-        Py_ssize_t lo = 0, hi = 0;
-        if (u >= 0) { /* kept within the keys, even for starts that are not well made */
-            lo = lm->starts[k][u] < 0 ? 0 : lm->starts[k][u] > lm->n_keys[k] ? lm->n_keys[k] : lm->starts[k][u];
-            hi = lm->starts[k][u + 1] < lo ? lo : lm->starts[k][u + 1] > lm->n_keys[k] ? lm->n_keys[k] : lm->starts[k][u + 1];
-        }
+        /* the context's n-grams, kept within the keys even for starts that are not well made */
+        Py_ssize_t lo = u >= 0 ? clamp(lm->starts[k][u], 0, lm->n_keys[k]) : 0;
+        Py_ssize_t hi = u >= 0 ? clamp(lm->starts[k][u + 1], lo, lm->n_keys[k]) : 0;
         Py_ssize_t j = index_find(&lm->ctx_index[k], lm->ctx[k], context);
         double bow = j >= 0 ? lm->bow[k][j] : 0.0;
         if (lo == hi && bow == 0.0) break;
@@ -308,7 +308,6 @@ static const double *log_probs_of(Buffers *buffers, PyObject *obj, Py_ssize_t *f
     return log_probs;
 }
 
-/* Reads the LM tuple (order, base, space, unk, unigram, keys, logp, ctx, bow); lists per order. */
 /* Reads `obj`, the hash index (lm.hash_index) of an array of `n` keys: int32
  * [bits, starts (2 ** bits + 1), positions (n)], starts rising from 0 to n. */
 static int index_from(Buffers *buffers, PyObject *obj, Py_ssize_t n, Index *index, const char *what) {
@@ -328,6 +327,8 @@ static int index_from(Buffers *buffers, PyObject *obj, Py_ssize_t n, Index *inde
     return 0;
 }
 
+/* Reads the LM tuple (order, base, space, unk, unigram, keys, logp, ctx, bow, used, starts,
+ * used_index, ctx_index: CharNgramLM.tables); lists per order. */
 static int lm_from_tuple(LM *lm, PyObject *spec, Buffers *buffers) {
     PyObject *unigram, *keys, *logp, *ctx, *bow, *used, *starts, *used_index, *ctx_index;
     long long base, space;
