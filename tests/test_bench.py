@@ -469,3 +469,15 @@ def test_a_build_of_interface_2_gets_the_lm_tables_without_the_hash_indexes() ->
     shim.search("lp", -6.9, 8, 32, 16.0, None, None, 0.6, 1.5, None, -1, -3.0, "abc")
     assert calls[1][5] is None
     assert shim.align("lp", [1]) == "aligned"
+
+
+@pytest.mark.skipif(not SHARED_REAL.is_dir(), reason="no shared data")
+def test_preprocess_bench_times_two_ways_that_give_the_same_inputs(tmp_path: Path) -> None:
+    from bench.preprocess import WAYS, main
+
+    argv = ["--data", str(SHARED_REAL), "--pages", "1", "--threads", "2", "--out", str(tmp_path)]
+    main([*argv, "--recognizers", "line-recognizer-fast", "--tag", "t"])
+    result = json.loads((tmp_path / "preprocess-t.json").read_text())["results"]["line-recognizer-fast"]
+    assert result["pages"] == 2 and result["lines"] > 20 and result["differing"] == 0
+    assert result["summary"].keys() == set(WAYS) and all(s["n"] == 2 for s in result["summary"].values())
+    assert (tmp_path / "preprocess-t.md").read_text().count("| line-recognizer-fast ") == 2
