@@ -68,11 +68,11 @@ def ink_percentiles(ink: np.ndarray, percentiles: tuple[float, ...]) -> tuple[fl
         below = int(np.floor(index))
         fraction = index - below
         # the k-th smallest pixel (from 0) is the first level with more than k pixels at or below it
-        a = float(np.searchsorted(counts, below, side="right"))
-        b = float(np.searchsorted(counts, min(below + 1, n - 1), side="right"))
-        step = b - a
+        lower = float(np.searchsorted(counts, below, side="right"))
+        upper = float(np.searchsorted(counts, min(below + 1, n - 1), side="right"))
+        step = upper - lower
         # numpy's lerp: from the nearer end
-        values.append(b - step * (1 - fraction) if fraction >= 0.5 else a + step * fraction)
+        values.append(upper - step * (1 - fraction) if fraction >= 0.5 else lower + step * fraction)
     return tuple(values)
 
 
