@@ -47,13 +47,13 @@ WAYS = ("before", "now")
 
 def reference_normalise_line(gray: np.ndarray, height: int, width_scale: float) -> np.ndarray:
     """``normalise_line`` as it was before its histogram and table (the baseline), as float32."""
-    from handocr.recognition.preprocess import MAX_WIDTH, MIN_WIDTH
+    from handocr.recognition.preprocess import INK_PERCENTILES, MAX_WIDTH, MIN_WIDTH
 
     h, w = gray.shape
     new_w = min(MAX_WIDTH, max(MIN_WIDTH, round(w * height / h * width_scale)))
     resized = np.asarray(Image.fromarray(gray).resize((new_w, height), Image.BILINEAR), dtype=np.float32)
     ink = 255.0 - resized
-    lo, hi = np.percentile(ink, (5, 99.5))
+    lo, hi = np.percentile(ink, INK_PERCENTILES)
     if hi - lo < 1e-3:
         return np.zeros_like(ink)
     return np.clip((ink - lo) / (hi - lo), 0.0, 1.0).astype(np.float32)  # float64 before; batches are float32

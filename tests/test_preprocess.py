@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.preprocess import reference_normalise_line  # the float pipeline normalise_line replaced
 
 from handocr.recognition.preprocess import INK_PERCENTILES, ink_percentiles, normalise_line
 
@@ -42,19 +49,6 @@ def test_ink_percentiles_refuse_an_empty_array() -> None:
         ink_percentiles(np.zeros((0, 5), np.uint8), (5,))
 
 
-def _normalise_line_as_before(gray: np.ndarray, height: int) -> np.ndarray:
-    """The float pipeline normalise_line replaced (np.percentile over the resized line)."""
-    from PIL import Image
-
-    h, w = gray.shape
-    width = min(1600, max(16, round(w * height / h)))
-    ink = 255.0 - np.asarray(Image.fromarray(gray).resize((width, height), Image.BILINEAR), dtype=np.float32)
-    lo, hi = np.percentile(ink, (5, 99.5))
-    if hi - lo < 1e-3:
-        return np.zeros_like(ink)
-    return np.clip((ink - lo) / (hi - lo), 0.0, 1.0).astype(np.float32)
-
-
 @pytest.mark.parametrize("seed", range(30))
 def test_normalise_line_gives_the_values_it_gave_before(seed: int) -> None:
     rng = np.random.default_rng(seed)
@@ -65,7 +59,7 @@ def test_normalise_line_gives_the_values_it_gave_before(seed: int) -> None:
     for height in (32, 48):
         line = normalise_line(gray, height)
         assert line.dtype == np.float32
-        np.testing.assert_array_equal(line, _normalise_line_as_before(gray, height))
+        np.testing.assert_array_equal(line, reference_normalise_line(gray, height, 1.0))
 
 
 def test_normalise_line_takes_only_grey_levels() -> None:
