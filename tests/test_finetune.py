@@ -222,4 +222,24 @@ def test_lines_cut_from_grown_boxes_are_cached_apart(two_page_set, tmp_path):
     pages = load_pages([two_page_set], None)
     RecognizerTrainer(pages, config)
     RecognizerTrainer(pages, replace(config, min_line_height=0.8))
-    assert sorted(p.name for p in run.glob("*.pkl")) == ["lines-grown0.8.pkl", "lines.pkl"]
+    assert sorted(p.name for p in run.glob("*.pkl")) == [
+        "lines-holdout0.5-seed0-grown0.8.pkl",
+        "lines-holdout0.5-seed0.pkl",
+    ]
+
+
+def test_a_cached_split_is_never_reused_by_another_seed(two_page_set, tmp_path):
+    from handocr.datasets import load_pages
+    from handocr.training.recognizer import RecognizerTrainConfig, RecognizerTrainer
+
+    run = tmp_path / "run"
+    pages = load_pages([two_page_set], None)
+    config = RecognizerTrainConfig(out_dir=run, max_steps=1, batch=4, holdout_fraction=0.5, seed=0)
+    held = {}
+    for seed in range(8):  # two pages, one held out: some seed holds out the other page than seed 0
+        trainer = RecognizerTrainer(pages, replace(config, seed=seed))
+        held[seed] = sorted(s.text for s in trainer.holdout_samples)
+        fresh = RecognizerTrainer(pages, replace(config, out_dir=tmp_path / f"fresh{seed}", seed=seed))
+        assert held[seed] == sorted(s.text for s in fresh.holdout_samples)
+    assert len({tuple(texts) for texts in held.values()}) == 2
+    assert (run / "lines-holdout0.5-seed3.pkl").is_file()

@@ -206,9 +206,15 @@ class RecognizerTrainer:
         return data
 
     def _load_samples(self, pages: list[PageRecord]) -> tuple[list[LineSample], list[LineSample]]:
-        train_pages, held_pages = split_holdout(pages, self.config.holdout_fraction, self.config.seed)
+        """Training and holdout lines, cached under a name that carries the split when it is not the
+        default one (``lines-holdout0.1-seed1.pkl``): a ``lines.pkl`` copied in from another run
+        never brings another seed's holdout pages with it."""
+        fraction, seed = self.config.holdout_fraction, self.config.seed
+        train_pages, held_pages = split_holdout(pages, fraction, seed)
         least = self.config.min_line_height
-        return self._cached("lines.pkl", lambda: (cut_lines(train_pages, least), cut_lines(held_pages, least)))
+        default = (fraction, seed) == (RecognizerTrainConfig.holdout_fraction, RecognizerTrainConfig.seed)
+        name = "lines.pkl" if default else f"lines-holdout{fraction:g}-seed{seed}.pkl"
+        return self._cached(name, lambda: (cut_lines(train_pages, least), cut_lines(held_pages, least)))
 
     def _load_synth(self, pages: list[PageRecord]) -> list[LineSample]:
         known = set(self.charset.characters)
