@@ -481,3 +481,20 @@ def test_preprocess_bench_times_two_ways_that_give_the_same_inputs(tmp_path: Pat
     assert result["pages"] == 2 and result["lines"] > 20 and result["differing"] == 0
     assert result["summary"].keys() == set(WAYS) and all(s["n"] == 2 for s in result["summary"].values())
     assert (tmp_path / "preprocess-t.md").read_text().count("| line-recognizer-fast ") == 2
+
+
+@pytest.mark.skipif(not SHARED_REAL.is_dir(), reason="no shared data")
+def test_train_step_bench_takes_the_same_steps_with_both_graphs(tmp_path: Path) -> None:
+    pytest.importorskip("torch")
+    pytest.importorskip("onnx2torch")
+    pytest.importorskip("rapidocr")
+    from bench.train_step import VARIANTS, main
+
+    argv = ["--data", str(SHARED_REAL), "--pages", "1", "--steps", "2", "--batch", "2", "--rounds", "1"]
+    main([*argv, "--threads", "1", "--out", str(tmp_path), "--tag", "t"])
+    results = json.loads((tmp_path / "train_step-t.json").read_text())["results"]
+    assert set(results) == set(VARIANTS)
+    for result in results.values():
+        assert result["step_ms"]["n"] == 2 and result["peak_rss_mib"] > 100
+        assert result["max_loss_gap"] < 1e-3  # the same function, the same steps
+    assert (tmp_path / "train_step-t.md").read_text().count("| simplified ") == 1

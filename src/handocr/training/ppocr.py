@@ -20,6 +20,7 @@ from torch import nn
 
 from handocr.errors import ModelNotFound
 from handocr.recognition.charset import Charset
+from handocr.training.graph_simplify import simplify
 
 ARCHITECTURE = "ppocrv6-small"
 LINE_HEIGHT = 48
@@ -82,7 +83,9 @@ def _head_columns(charset: Charset, dictionary: list[str]) -> list[int | None]:
 class PpOcrRecognizer(nn.Module):
     """PP-OCRv6 small (converted graph) behind our input convention, with a classifier for ``charset``."""
 
-    def __init__(self, charset: Charset, source: Path | None = None) -> None:
+    def __init__(self, charset: Charset, source: Path | None = None, simplified: bool = True) -> None:
+        """``simplified``: rewrite the converted graph to compute the same in less time and memory
+        (:mod:`handocr.training.graph_simplify`); off only to compare with the plain conversion."""
         super().__init__()
         from onnx2torch import convert
 
@@ -92,6 +95,8 @@ class PpOcrRecognizer(nn.Module):
         self.onnx_names = _onnx_names(self.body, graph)
         _make_trainable(self.body)
         self._slice_head(_head_columns(charset, dictionary))
+        if simplified:
+            simplify(self.body)
 
     def classifier_keys(self) -> tuple[str, str]:
         """State-dict keys of the classifier weight ``(hidden, C)`` and bias ``(C,)``."""
