@@ -1,9 +1,11 @@
-"""Time and memory of a recognizer training step: PP-OCRv6 small as converted, against simplified.
+"""Time and memory of a recognizer training step: PP-OCRv6 small as converted, simplified, channels-last.
 
-Both variants (:class:`handocr.training.ppocr.PpOcrRecognizer` with ``simplified=False`` and with
-the graph rewrites of :mod:`handocr.training.graph_simplify`) start from the same weights and take
-the same training steps (forward, CTC loss, backward, gradient clipping, AdamW), in turns step by
-step, so drifts in machine load hit both alike. The batches are real line crops of the ``train``
+Three variants of :class:`handocr.training.ppocr.PpOcrRecognizer`: ``converted`` (the plain
+``onnx2torch`` graph, ``simplified=False, channels_last=False``), ``simplified`` (the graph rewrites
+of :mod:`handocr.training.graph_simplify`) and ``channels-last`` (those rewrites with the weights
+and feature maps channels-last in memory: what training uses). All start from the same weights and
+take the same training steps (forward, CTC loss, backward, gradient clipping, AdamW), in turns step
+by step, so drifts in machine load hit them alike. The batches are real line crops of the ``train``
 pages (never ``val``), cut and normalised as the trainer does (unaugmented), grouped by width as
 the trainer groups them, and ``--steps`` of them taken evenly from the narrowest to the widest.
 
@@ -39,7 +41,7 @@ from bench.common import (
     write_results,
 )
 
-VARIANTS = ("converted", "simplified")
+VARIANTS = ("converted", "simplified", "channels-last")  # the last: simplified and channels-last
 
 
 def training_batches(
@@ -76,7 +78,8 @@ class Stepper:
         self.torch, self.nn = torch, nn
         self.charset = Charset()
         torch.manual_seed(0)
-        self.model = PpOcrRecognizer(self.charset, simplified=variant == "simplified")
+        simplified, channels_last = variant != "converted", variant == "channels-last"
+        self.model = PpOcrRecognizer(self.charset, simplified=simplified, channels_last=channels_last)
         if state is not None:
             self.model.load_state_dict(state)
         self.model.train()

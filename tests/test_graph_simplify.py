@@ -92,13 +92,14 @@ def test_each_rewrite_fires_only_on_its_exact_pattern_and_keeps_the_function():
         np.testing.assert_allclose(body(torch.from_numpy(x)).numpy(), reference[0], rtol=1e-5, atol=1e-5)
 
 
-def test_simplified_ppocr_computes_the_converted_function_and_gradients():
+def test_ppocr_as_trained_computes_the_converted_function_and_gradients():
     pytest.importorskip("rapidocr")
     from handocr.recognition.charset import Charset
     from handocr.training.ppocr import PpOcrRecognizer
 
     charset = Charset("abcdefgh ?")
-    plain, simple = PpOcrRecognizer(charset, simplified=False), PpOcrRecognizer(charset)
+    plain = PpOcrRecognizer(charset, simplified=False, channels_last=False)
+    simple = PpOcrRecognizer(charset)  # as trained: simplified, channels-last
     assert list(plain.state_dict()) == list(simple.state_dict())  # checkpoints load either way
     simple.load_state_dict(plain.state_dict())
     assert not {"OnnxCopyIdentity", "OnnxErf"} & _call_module_types(simple.body)

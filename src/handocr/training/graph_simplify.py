@@ -5,10 +5,9 @@ the function does not need: every ``Identity`` becomes a module that copies its 
 (``OnnxCopyIdentity``), an exact GELU arrives as five elementwise operations (``x / √2``, ``erf``,
 ``+ 1``, ``× x``, ``× 0.5``), each keeping its output for the backward pass, and a convolution
 whose bias PaddleOCR's exporter wrote as a separate ``Add`` writes its output twice. On
-PP-OCRv6 small (:mod:`handocr.training.ppocr`), batches of 16 real lines 104 to 992 columns wide,
-one torch thread, a training step took 0.70x the time (median; 0.56x over all steps) and 0.53x the
-peak memory after these rewrites (``python -m bench.train_step``; the recognizer's model card,
-"Training speed").
+PP-OCRv6 small (:mod:`handocr.training.ppocr`) these rewrites take a training step to about half
+the peak memory and, over a range of line widths, well under the time (``python -m
+bench.train_step``; the recognizer's model card, "Training speed", has the figures).
 
 Each rewrite matches its pattern exactly (constants included) and leaves anything else as it is;
 no parameter or buffer is removed or renamed, so the state dict, checkpoints and the mapping to

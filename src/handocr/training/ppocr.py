@@ -83,9 +83,13 @@ def _head_columns(charset: Charset, dictionary: list[str]) -> list[int | None]:
 class PpOcrRecognizer(nn.Module):
     """PP-OCRv6 small (converted graph) behind our input convention, with a classifier for ``charset``."""
 
-    def __init__(self, charset: Charset, source: Path | None = None, simplified: bool = True) -> None:
+    def __init__(
+        self, charset: Charset, source: Path | None = None, simplified: bool = True, channels_last: bool = True
+    ) -> None:
         """``simplified``: rewrite the converted graph to compute the same in less time and memory
-        (:mod:`handocr.training.graph_simplify`); off only to compare with the plain conversion."""
+        (:mod:`handocr.training.graph_simplify`); ``channels_last``: keep the weights and feature maps
+        channels-last in memory, which torch's CPU convolutions read faster. Both change how, not
+        what, the network computes; off only to compare (``bench.train_step``)."""
         super().__init__()
         from onnx2torch import convert
 
@@ -97,6 +101,9 @@ class PpOcrRecognizer(nn.Module):
         self._slice_head(_head_columns(charset, dictionary))
         if simplified:
             simplify(self.body)
+        self.channels_last = channels_last
+        if channels_last:
+            self.to(memory_format=torch.channels_last)
 
     def classifier_keys(self) -> tuple[str, str]:
         """State-dict keys of the classifier weight ``(hidden, C)`` and bias ``(C,)``."""
@@ -117,6 +124,8 @@ class PpOcrRecognizer(nn.Module):
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         """Logits ``(N, W // 8, C)`` for ink-high images ``(N, 1, 48, W)`` (``W`` a multiple of 8)."""
         x = (1.0 - 2.0 * images).expand(-1, 3, -1, -1)  # PP-OCR: RGB scaled to [-1, 1], paper bright
+        if self.channels_last:
+            x = x.contiguous(memory_format=torch.channels_last)
         return self.body(x)
 
 
@@ -202,7 +211,7 @@ def export_onnx(model: PpOcrRecognizer, target: Path) -> None:
     state = model.state_dict()
     by_name = {init.name: i for i, init in enumerate(graph.initializer)}
     for key, onnx_name in model.onnx_names.items():
-        array = state[key].detach().cpu().numpy()
+        array = state[key].detach().cpu().contiguous().numpy()  # weights may be channels-last
         old = graph.initializer[by_name[onnx_name]]
         graph.initializer[by_name[onnx_name]].CopyFrom(numpy_helper.from_array(array.astype(_dtype(old)), onnx_name))
     image_input = graph.input[0].name
