@@ -98,7 +98,7 @@ def fold_conv_bias(graph_module: fx.GraphModule) -> int:
         bias = add.args[1]
         if add.args[0] is not conv or getattr(bias, "op", None) != "get_attr":
             continue
-        if tuple(_attribute(graph_module, bias.target).shape) != (1, module.out_channels, 1, 1):
+        if tuple(graph_attribute(graph_module, bias.target).shape) != (1, module.out_channels, 1, 1):
             continue
         with graph.inserting_before(add):
             weight = graph.get_attr(f"{conv.target}.weight")
@@ -112,7 +112,9 @@ def fold_conv_bias(graph_module: fx.GraphModule) -> int:
     return count
 
 
-def _attribute(graph_module: nn.Module, target: str) -> Tensor:
+def graph_attribute(graph_module: nn.Module, target: str) -> Tensor:
+    """The tensor at attribute path ``target`` (``"initializers.onnx_initializer_9"``, a ``get_attr``
+    node's target) of ``graph_module``."""
     prefix, _, name = target.rpartition(".")
     return getattr(graph_module.get_submodule(prefix) if prefix else graph_module, name)
 
@@ -137,7 +139,7 @@ def _is_constant(graph_module: fx.GraphModule, node: object, value: float) -> bo
     """Whether ``node`` reads a one-element tensor equal to ``value`` (to float32 precision)."""
     if not isinstance(node, fx.Node) or node.op != "get_attr":
         return False
-    tensor = _attribute(graph_module, node.target)
+    tensor = graph_attribute(graph_module, node.target)
     return tensor.numel() == 1 and math.isclose(float(tensor), value, rel_tol=1e-6)
 
 

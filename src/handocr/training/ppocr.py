@@ -20,7 +20,7 @@ from torch import nn
 
 from handocr.errors import ModelNotFound
 from handocr.recognition.charset import Charset
-from handocr.training.graph_simplify import simplify
+from handocr.training.graph_simplify import graph_attribute, simplify
 
 ARCHITECTURE = "ppocrv6-small"
 LINE_HEIGHT = 48
@@ -112,7 +112,8 @@ class PpOcrRecognizer(nn.Module):
 
     def _slice_head(self, columns: list[int | None]) -> None:
         weight_target, bias_target = _head_targets(self.body)
-        weight, bias = (weight_target, _get(self.body, weight_target)), (bias_target, _get(self.body, bias_target))
+        weight = (weight_target, graph_attribute(self.body, weight_target))
+        bias = (bias_target, graph_attribute(self.body, bias_target))
         with torch.no_grad():
             known = [c for c in columns if c is not None]
             mean_w, mean_b = weight[1][:, known].mean(dim=1), bias[1][known].mean()
@@ -146,11 +147,6 @@ def _head_targets(graph_module: nn.Module) -> tuple[str, str]:
     return matmul.args[1].target, add.args[1].target
 
 
-def _get(module: nn.Module, target: str) -> torch.Tensor:
-    prefix, _, name = target.rpartition(".")
-    return getattr(module.get_submodule(prefix) if prefix else module, name)
-
-
 def _replace(module: nn.Module, target: str, value: nn.Parameter) -> None:
     prefix, _, name = target.rpartition(".")
     owner = module.get_submodule(prefix) if prefix else module
@@ -167,7 +163,7 @@ def _make_trainable(graph_module: nn.Module) -> None:
     onnx2torch keeps initializers that feed generic ops as buffers; BatchNorm statistics stay buffers.
     """
     for target in _constant_targets(graph_module):
-        tensor = _get(graph_module, target)
+        tensor = graph_attribute(graph_module, target)
         if isinstance(tensor, nn.Parameter) or not torch.is_floating_point(tensor) or tensor.numel() < 2:
             continue
         _replace(graph_module, target, nn.Parameter(tensor.detach().clone()))
