@@ -498,3 +498,84 @@ def test_train_step_bench_takes_the_same_steps_with_both_graphs(tmp_path: Path) 
         assert result["step_ms"]["n"] == 2 and result["peak_rss_mib"] > 100
         assert result["max_loss_gap"] < 1e-3  # the same function, the same steps
     assert (tmp_path / "train_step-t.md").read_text().count("| simplified ") == 1
+
+
+def _tiny_recognizer_graph(quantized_conv: bool):
+    """Conv (4 channels, kernel 2x1 over 2 rows) -> (width, batch, 4) -> LSTM of 3 -> MatMul to 5."""
+    from onnx import TensorProto, helper, numpy_helper
+
+    rng = np.random.default_rng(0)
+    conv_weight = rng.normal(size=(4, 1, 2, 1)).astype(np.float32)
+    nodes, initializers = [], []
+    if quantized_conv:  # weights stored int8 and dequantized, as a QDQ graph stores them
+        initializers += [
+            numpy_helper.from_array(np.round(conv_weight * 50).astype(np.int8), "w_q"),
+            numpy_helper.from_array(np.array(0.02, np.float32), "w_scale"),
+            numpy_helper.from_array(np.array(0, np.int8), "w_zero"),
+        ]
+        nodes.append(helper.make_node("DequantizeLinear", ["w_q", "w_scale", "w_zero"], ["w"]))
+    else:
+        initializers.append(numpy_helper.from_array(conv_weight, "w"))
+    initializers += [
+        numpy_helper.from_array(np.array([2], np.int64), "axis2"),
+        numpy_helper.from_array(np.array([1], np.int64), "axis1"),
+        numpy_helper.from_array(rng.normal(size=(1, 12, 4)).astype(np.float32), "lstm_w"),
+        numpy_helper.from_array(rng.normal(size=(1, 12, 3)).astype(np.float32), "lstm_r"),
+        numpy_helper.from_array(rng.normal(size=(3, 5)).astype(np.float32), "proj"),
+    ]
+    nodes += [
+        helper.make_node("Conv", ["images", "w"], ["features"]),
+        helper.make_node("Squeeze", ["features", "axis2"], ["rows"]),
+        helper.make_node("Transpose", ["rows"], ["sequence"], perm=[2, 0, 1]),
+        helper.make_node("LSTM", ["sequence", "lstm_w", "lstm_r"], ["hidden"], hidden_size=3),
+        helper.make_node("Squeeze", ["hidden", "axis1"], ["states"]),
+        helper.make_node("MatMul", ["states", "proj"], ["logits"]),
+    ]
+    graph = helper.make_graph(
+        nodes,
+        "tiny",
+        [helper.make_tensor_value_info("images", TensorProto.FLOAT, ["batch", 1, 2, "width"])],
+        [helper.make_tensor_value_info("logits", TensorProto.FLOAT, None)],
+        initializers,
+    )
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+
+
+@pytest.mark.parametrize("quantized_conv", [False, True])
+def test_mac_counter_counts_convolutions_recurrences_and_products(tmp_path: Path, quantized_conv: bool) -> None:
+    import onnx
+    from bench.network_cost import MacCounter
+
+    path = tmp_path / "tiny.onnx"
+    onnx.save(_tiny_recognizer_graph(quantized_conv), str(path))
+    counter = MacCounter(path)
+    width, batch = 7, 3
+    columns = width * batch  # every op runs once a column of a line
+    macs = counter.batch(np.zeros((batch, 1, 2, width), np.float32))
+    # conv: 4 outputs x 2 taps; LSTM: 4 gates x 3 units x (4 inputs + 3 states); product: 5 x 3
+    assert macs == {"Conv": columns * 4 * 2, "LSTM": columns * 12 * 7, "MatMul": columns * 5 * 3}
+    assert counter.line(2, 14) == {op: 2 * m // batch for op, m in macs.items()}  # linear in width
+    assert counter.parameters == (8 if not quantized_conv else 8 + 2) + 2 + 48 + 36 + 15
+
+
+@pytest.mark.skipif(not SHARED_REAL.is_dir(), reason="no shared data")
+def test_network_cost_counts_and_times_the_batches_the_recognizer_reads(tmp_path: Path) -> None:
+    from bench.network_cost import MacCounter, main
+
+    from handocr.models import find_model, load_recognizer
+
+    argv = ["--data", str(SHARED_REAL), "--pages", "1", "--threads", "1", "--rounds", "1", "--out", str(tmp_path)]
+    main([*argv, "--recognizers", "line-recognizer-fast,line-recognizer-fast@onnxruntime", "--tag", "t"])
+    results = json.loads((tmp_path / "network_cost-t.json").read_text())["results"]
+    assert set(results) == {"line-recognizer-fast", "line-recognizer-fast@onnxruntime"}
+    fast = results["line-recognizer-fast@onnxruntime"]
+    assert fast["runtime"] == "onnxruntime" and fast["lines"] > 20 and fast["ms_per_line"]["n"] >= 2
+    assert set(fast["gmacs_by_op"]) == {"Conv", "DynamicQuantizeLSTM", "MatMul"}  # int8 layers counted
+    # one line alone costs what its own width costs: 32 rows, squeezed to 3/4 of its width, padded to 4
+    recognizer = load_recognizer("line-recognizer-fast", threads=1, runtime="onnxruntime")
+    crop = np.full((60, 400), 255, np.uint8)
+    ((_, batch, _),) = recognizer.network_batches([crop])
+    assert batch.shape == (1, 1, 32, math.ceil(recognizer.line_input(crop).shape[1] / 4) * 4)
+    counted = MacCounter(find_model("line-recognizer-fast").onnx_path).batch(batch)
+    assert 0.5e6 * batch.shape[3] < sum(counted.values()) < 2e6 * batch.shape[3]
+    assert "5 ms a line of network time buys" in (tmp_path / "network_cost-t.md").read_text()

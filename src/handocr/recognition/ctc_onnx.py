@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -124,12 +125,18 @@ class CtcOnnxRecognizer:
         resized to the line height and squeezed to ``width_scale`` (see :func:`normalise_line`)."""
         return normalise_line(trim_rows(crop, self.crop_trim), self.height, self.width_scale)
 
+    def network_batches(self, crops: list[np.ndarray]) -> Iterator[tuple[list[int], np.ndarray, np.ndarray]]:
+        """The batches the network reads for ``crops``: for each group of lines of similar width
+        (:func:`width_buckets`), their indices in ``crops``, the batch ``(n, 1, height, W)`` padded
+        to the runtime's width multiple, and the lines' own widths."""
+        inputs = [self.line_input(crop) for crop in crops]
+        for index in width_buckets([x.shape[1] for x in inputs], self.batch_size, self.max_width_ratio):
+            yield index, *pad_batch([inputs[i] for i in index], multiple=self.pad_multiple)
+
     def log_probs(self, crops: list[np.ndarray]) -> list[np.ndarray]:
         """Per-crop ``(frames, classes)`` log-probabilities at temperature 1."""
-        inputs = [self.line_input(crop) for crop in crops]
-        results: list[np.ndarray | None] = [None] * len(inputs)
-        for index in width_buckets([x.shape[1] for x in inputs], self.batch_size, self.max_width_ratio):
-            batch, widths = pad_batch([inputs[i] for i in index], multiple=self.pad_multiple)
+        results: list[np.ndarray | None] = [None] * len(crops)
+        for index, batch, widths in self.network_batches(crops):
             output = self.session.run(None, {"images": batch})[0]
             for k, i in enumerate(index):
                 frames = max(1, int(widths[k]) // self.downsample)
