@@ -4,10 +4,11 @@ The time a CTC recognizer takes a line is mostly its network's, and a network's 
 MACs divided by the rate the runtime reaches on the machine. This benchmark counts the MACs of each
 recognizer's ONNX network on the batches it really reads (ground-truth lines of ``val``, cut as the
 pipeline cuts them, in chunks of ``--batch`` lines, grouped by width and padded as the recognizer
-groups and pads them: :meth:`CtcOnnxRecognizer.network_batches`), times the same batches (``session.run``
-only, recognizers in turns, chunk by chunk) and divides. The last column says how many MACs a line a
-network could spend and still meet ``--target-ms`` a line at the rate the fastest-running of them
-reached here: the budget of a student network for that target.
+groups and pads them: :meth:`CtcOnnxRecognizer.network_batches`), times the same batches
+(``session.run`` only, recognizers in turns, chunk by chunk, after ``--warmup`` untimed passes) and
+divides. The last line says how many MACs a line a network could spend and still meet
+``--target-ms`` a line at the best rate reached here: the budget of a student network for that
+target.
 
 MACs are counted from the shapes of a real run of each distinct input width (every node output
 kept), so quantized graphs (QDQ convolutions, ``DynamicQuantizeLSTM``) count like float ones:
@@ -128,9 +129,15 @@ class MacCounter:
 
 
 def measure(
-    recognizers: dict[str, Any], counters: dict[str, MacCounter], crops: list[np.ndarray], batch: int, rounds: int
+    recognizers: dict[str, Any],
+    counters: dict[str, MacCounter],
+    crops: list[np.ndarray],
+    batch: int,
+    rounds: int,
+    warmup: int = 1,
 ) -> dict[str, dict]:
-    """MACs and network time of every chunk of ``batch`` crops for each recognizer, in turns."""
+    """MACs and network time of every chunk of ``batch`` crops for each recognizer, in turns, after
+    ``warmup`` untimed passes (OpenVINO prepares its kernels the first time it meets a shape)."""
     chunks = [crops[start : start + batch] for start in range(0, len(crops), batch)]
     prepared = {
         name: [[batch for _, batch, _ in r.network_batches(chunk)] for chunk in chunks]
@@ -146,15 +153,16 @@ def measure(
                 line_macs[name].extend([sum(counted.values()) / len(inputs)] * len(inputs))
     ms_a_line: dict[str, list[float]] = {name: [] for name in recognizers}
     seconds = dict.fromkeys(recognizers, 0.0)
-    for _ in range(rounds):
+    for round_ in range(warmup + rounds):
         for k, chunk in enumerate(chunks):
             for name, recognizer in recognizers.items():
                 began = time.perf_counter()
                 for inputs in prepared[name][k]:
                     recognizer.session.run(None, {"images": inputs})
                 elapsed = time.perf_counter() - began
-                seconds[name] += elapsed
-                ms_a_line[name].append(elapsed * 1000 / len(chunk))
+                if round_ >= warmup:
+                    seconds[name] += elapsed
+                    ms_a_line[name].append(elapsed * 1000 / len(chunk))
     results = {}
     for name in recognizers:
         total = sum(macs[name].values())
@@ -183,6 +191,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--runtime", default=None, help="onnxruntime, openvino or auto (default: HANDOCR_RUNTIME)")
     parser.add_argument("--batch", type=int, default=20, help="lines per chunk (default 20)")
     parser.add_argument("--rounds", type=int, default=2, help="timed passes over all chunks (default 2)")
+    parser.add_argument("--warmup", type=int, default=1, help="untimed passes first (default 1)")
     parser.add_argument("--target-ms", type=float, default=5.0, help="network time a line to budget for")
     args = parser.parse_args(argv)
     recognizers, counters = {}, {}
@@ -194,7 +203,7 @@ def main(argv: list[str] | None = None) -> int:
         recognizer.batch_size = args.batch
     pages = load_pages(args.data, split_list(args.sets), args.split, args.pages)
     crops = [crop for page in pages for _, crop in ground_truth_line_crops(page.record, ReadOptions.crop_margin)]
-    results = measure(recognizers, counters, crops, args.batch, args.rounds)
+    results = measure(recognizers, counters, crops, args.batch, args.rounds, args.warmup)
     best_rate = max(r["gmacs_per_second"] for r in results.values())
     rows = []
     for name, r in results.items():
@@ -219,7 +228,8 @@ def main(argv: list[str] | None = None) -> int:
     headers += ["ms a line, median", "p95", "GMAC/s"]
     markdown = (
         f"### Network cost, {args.split} ground-truth lines ({len(crops)}), chunks of {args.batch}, "
-        f"{args.threads or 'all'} threads, {args.rounds} rounds\n\n{markdown_table(headers, rows)}\n\n"
+        f"{args.threads or 'all'} threads, {args.rounds} timed rounds after {args.warmup} untimed\n\n"
+        f"{markdown_table(headers, rows)}\n\n"
         f"At the best rate here ({best_rate:.0f} GMAC/s), {args.target_ms:g} ms a line of network time "
         f"buys {best_rate * args.target_ms:.0f} MMACs a line.\n"
     )

@@ -564,7 +564,20 @@ def test_network_cost_counts_and_times_the_batches_the_recognizer_reads(tmp_path
 
     from handocr.models import find_model, load_recognizer
 
-    argv = ["--data", str(SHARED_REAL), "--pages", "1", "--threads", "1", "--rounds", "1", "--out", str(tmp_path)]
+    argv = [
+        "--data",
+        str(SHARED_REAL),
+        "--pages",
+        "1",
+        "--threads",
+        "1",
+        "--rounds",
+        "1",
+        "--warmup",
+        "0",
+        "--out",
+        str(tmp_path),
+    ]
     main([*argv, "--recognizers", "line-recognizer-fast,line-recognizer-fast@onnxruntime", "--tag", "t"])
     results = json.loads((tmp_path / "network_cost-t.json").read_text())["results"]
     assert set(results) == {"line-recognizer-fast", "line-recognizer-fast@onnxruntime"}
