@@ -4,8 +4,9 @@ Three variants of :class:`handocr.training.ppocr.PpOcrRecognizer`: ``converted``
 ``onnx2torch`` graph, ``simplified=False, channels_last=False``), ``simplified`` (the graph rewrites
 of :mod:`handocr.training.graph_simplify`) and ``channels-last`` (those rewrites with the weights
 and feature maps channels-last in memory: what training uses). All start from the same weights and
-take the same training steps (forward, CTC loss, backward, gradient clipping, AdamW), in turns step
-by step, so drifts in machine load hit them alike. The batches are real line crops of the ``train``
+take the same training steps (the trainer's own step, :func:`handocr.training.recognizer.ctc_step`:
+forward, CTC loss, backward, gradient clipping, AdamW), in turns step by step, so drifts in machine
+load hit them alike. The batches are real line crops of the ``train``
 pages (never ``val``), cut and normalised as the trainer does (unaugmented), grouped by width as
 the trainer groups them, and ``--steps`` of them taken evenly from the narrowest to the widest.
 
@@ -46,27 +47,27 @@ VARIANTS = ("converted", "simplified", "channels-last")  # the last: simplified 
 
 def training_batches(
     data: Path, sets: list[str], pages: int, batch: int, steps: int
-) -> list[tuple[np.ndarray, list[str]]]:
-    """``steps`` batches of the first ``pages`` train pages' line crops, from narrow to wide."""
-    from handocr.recognition.preprocess import normalise_line, pad_batch
+) -> list[tuple[list[np.ndarray], list[str]]]:
+    """``steps`` batches (normalised line arrays, texts) of the first ``pages`` train pages' line
+    crops, from narrow to wide."""
+    from handocr.recognition.preprocess import normalise_line
     from handocr.training.line_data import base_crop, cut_lines
-    from handocr.training.ppocr import DOWNSAMPLE, LINE_HEIGHT
+    from handocr.training.ppocr import LINE_HEIGHT
 
     records = [page.record for page in load_pages(data, sets, "train", pages)]
     samples = cut_lines(records)
     order = sorted(range(len(samples)), key=lambda i: samples[i].gray.shape[1])
     groups = [order[i : i + batch] for i in range(0, len(order) - batch + 1, batch)]
     chosen = [groups[round(k)] for k in np.linspace(0, len(groups) - 1, min(steps, len(groups)))]
-    out = []
-    for group in chosen:
-        arrays = [normalise_line(base_crop(samples[i]), LINE_HEIGHT) for i in group]
-        images, _ = pad_batch(arrays, multiple=DOWNSAMPLE)
-        out.append((images, [samples[i].text for i in group]))
-    return out
+    return [
+        ([normalise_line(base_crop(samples[i]), LINE_HEIGHT) for i in group], [samples[i].text for i in group])
+        for group in chosen
+    ]
 
 
 class Stepper:
-    """One variant of the model with its optimiser: :meth:`step` is one training step."""
+    """One variant of the model with its optimiser: :meth:`step` is one training step, the trainer's
+    (:func:`handocr.training.recognizer.ctc_step`)."""
 
     def __init__(self, variant: str, state: dict[str, Any] | None) -> None:
         import torch
@@ -75,7 +76,6 @@ class Stepper:
         from handocr.recognition.charset import Charset
         from handocr.training.ppocr import DOWNSAMPLE, PpOcrRecognizer
 
-        self.torch, self.nn = torch, nn
         self.charset = Charset()
         torch.manual_seed(0)
         simplified, channels_last = variant != "converted", variant == "channels-last"
@@ -87,22 +87,12 @@ class Stepper:
         self.ctc = nn.CTCLoss(blank=0, zero_infinity=True)
         self.downsample = DOWNSAMPLE
 
-    def step(self, images: np.ndarray, texts: list[str]) -> float:
-        """One training step on the batch; its loss."""
-        torch = self.torch
-        targets = [self.charset.encode(t) for t in texts]
-        frames = torch.full((len(texts),), images.shape[-1] // self.downsample, dtype=torch.long)
-        scores = torch.log_softmax(self.model(torch.from_numpy(images)), dim=-1)
-        loss = self.ctc(
-            scores.permute(1, 0, 2),
-            torch.tensor([c for t in targets for c in t], dtype=torch.long),
-            frames,
-            torch.tensor([len(t) for t in targets], dtype=torch.long),
-        )
-        self.optimizer.zero_grad()
-        loss.backward()
-        self.nn.utils.clip_grad_norm_(self.model.parameters(), 5.0)
-        self.optimizer.step()
+    def step(self, arrays: list[np.ndarray], texts: list[str]) -> float:
+        """One training step on the lines (padded to the widest, each with its own CTC length); its loss."""
+        from handocr.training.recognizer import ctc_step, ctc_tensors
+
+        batch = ctc_tensors(arrays, texts, self.charset, self.downsample)
+        loss, _ = ctc_step(self.model, self.optimizer, self.ctc, batch)
         return loss.item()
 
 
@@ -127,8 +117,8 @@ def child_main(variant: str, batches_path: Path, threads: int) -> None:
     torch.set_num_threads(threads)
     batches = pickle.loads(batches_path.read_bytes())
     stepper = Stepper(variant, shared_state())
-    for images, texts in batches:
-        stepper.step(images, texts)
+    for arrays, texts in batches:
+        stepper.step(arrays, texts)
     status = Path("/proc/self/status").read_text()
     print(next(line.split()[1] for line in status.splitlines() if line.startswith("VmHWM:")))
 
@@ -160,7 +150,7 @@ def main(argv: list[str] | None = None) -> None:
     torch.set_num_threads(threads)
     batches = training_batches(args.data, split_list(args.sets), args.pages, args.batch, args.steps)
     lines = sum(len(texts) for _, texts in batches)
-    widths = f"{batches[0][0].shape[-1]}-{batches[-1][0].shape[-1]} columns"
+    widths = f"{max(a.shape[1] for a in batches[0][0])}-{max(a.shape[1] for a in batches[-1][0])} columns"
     print(f"{len(batches)} batches of {args.batch} lines, {widths}", flush=True)
     with tempfile.TemporaryDirectory() as folder:
         batches_path = Path(folder) / "batches.pkl"
@@ -171,11 +161,11 @@ def main(argv: list[str] | None = None) -> None:
     times: dict[str, list[float]] = {variant: [] for variant in VARIANTS}
     losses: dict[str, list[float]] = {variant: [] for variant in VARIANTS}
     for round_index in range(args.rounds):
-        for index, (images, texts) in enumerate(batches):
+        for index, (arrays, texts) in enumerate(batches):
             turn = VARIANTS if (index + round_index) % 2 == 0 else VARIANTS[::-1]
             for variant in turn:
                 start = time.perf_counter()
-                losses[variant].append(steppers[variant].step(images, texts))
+                losses[variant].append(steppers[variant].step(arrays, texts))
                 times[variant].append((time.perf_counter() - start) * 1000)
     base = summarize(times["converted"])
     rows, results = [], {}

@@ -88,7 +88,12 @@ def width_batches(samples: list[LineSample], batch: int, rng: random.Random) -> 
     return batches
 
 
-def _tensors(arrays: list[np.ndarray], texts: list[str], charset: Charset, downsample: int):
+def ctc_tensors(
+    arrays: list[np.ndarray], texts: list[str], charset: Charset, downsample: int
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """A training batch of normalised line arrays and their texts, as :func:`ctc_step` takes it:
+    the images padded to one width ``(n, 1, height, W)``, each line's own number of CTC frames (its
+    width over ``downsample``), the concatenated target codes and each target's length."""
     images, widths = pad_batch(arrays, multiple=downsample)
     targets = [charset.encode(t) for t in texts]
     return (
@@ -97,6 +102,33 @@ def _tensors(arrays: list[np.ndarray], texts: list[str], charset: Charset, downs
         torch.tensor([c for t in targets for c in t], dtype=torch.long),
         torch.tensor([len(t) for t in targets], dtype=torch.long),
     )
+
+
+def ctc_step(
+    model: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    ctc: nn.CTCLoss,
+    batch: tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor],
+    device: torch.device | str = "cpu",
+    distill_targets: list[np.ndarray | None] | None = None,
+    distill_weight: float = 1.0,
+) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """One training step on ``batch`` (from :func:`ctc_tensors`): the CTC loss, plus
+    ``distill_weight`` times the distillation loss to ``distill_targets`` when given (a teacher's
+    per-frame posteriors for each line, ``None`` for a line without; see
+    :func:`~handocr.training.distill.distillation_loss`), backward, gradients clipped to norm 5,
+    and the optimiser's step. Returns the loss and the distillation term (``None`` without one)."""
+    images, frames, targets, target_lengths = batch
+    scores = torch.log_softmax(model(images.to(device)), dim=-1).float().cpu()
+    loss = ctc(scores.permute(1, 0, 2), targets, frames, target_lengths)
+    distill = distillation_loss(scores, frames, distill_targets) if distill_targets is not None else None
+    if distill is not None:
+        loss = loss + distill_weight * distill
+    optimizer.zero_grad()
+    loss.backward()
+    nn.utils.clip_grad_norm_(model.parameters(), 5.0)
+    optimizer.step()
+    return loss, distill
 
 
 def predict_texts(
@@ -339,26 +371,18 @@ class RecognizerTrainer:
                 crops = [perturb(s, self.rng) for s in samples]
                 arrays = [self.to_input(crop) for crop in crops]
                 texts = [s.text for s in samples]
-                images, in_lens, targets, tgt_lens = _tensors(arrays, texts, self.charset, self.arch.downsample)
+                batch = ctc_tensors(arrays, texts, self.charset, self.arch.downsample)
                 for group in self.optimizer.param_groups:
                     progress = self._progress(steps_per_epoch)
                     group["lr"] = self.config.lr * _lr_factor(progress, self.step, self.config.warmup_steps)
-                images = images.to(self.device)
-                scores = torch.log_softmax(self.model(images), dim=-1).float().cpu()
-                loss = self.ctc(scores.permute(1, 0, 2), targets, in_lens, tgt_lens)
-                distill = None
-                if distil:
-                    if online:
-                        wanted = teacher_posteriors(self.teacher, crops, self.charset, progress=False)
-                    else:
-                        wanted = [self.teacher_targets[i] if i < real else None for i in batch_idx]
-                    distill = distillation_loss(scores, in_lens, wanted)
-                    if distill is not None:
-                        loss = loss + self.config.distill_weight * distill
-                self.optimizer.zero_grad()
-                loss.backward()
-                nn.utils.clip_grad_norm_(self.model.parameters(), 5.0)
-                self.optimizer.step()
+                wanted = None
+                if distil and online:
+                    wanted = teacher_posteriors(self.teacher, crops, self.charset, progress=False)
+                elif distil:
+                    wanted = [self.teacher_targets[i] if i < real else None for i in batch_idx]
+                loss, distill = ctc_step(
+                    self.model, self.optimizer, self.ctc, batch, self.device, wanted, self.config.distill_weight
+                )
                 self.step += 1
                 self.elapsed += time.monotonic() - t0
                 if self.step % 20 == 0:
