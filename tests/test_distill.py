@@ -178,3 +178,35 @@ def test_an_online_teacher_reads_the_augmented_batches_the_student_sees(two_page
     read = [crop for batch in batches for crop in batch]
     base_shapes = {base_crop(s).shape for s in trainer.train_samples}
     assert any(crop.shape not in base_shapes for crop in read)  # margins, slant and width moved
+
+
+def test_a_training_step_adds_the_distillation_term_to_the_ctc_loss_and_steps():
+    from handocr.training.architectures import get_architecture
+    from handocr.training.recognizer import ctc_step, ctc_tensors
+
+    charset = Charset()
+    arch = get_architecture("crnn-v1")
+    rng = np.random.default_rng(2)
+    arrays = [rng.random((arch.line_height, width)).astype(np.float32) for width in (64, 96)]
+    batch = ctc_tensors(arrays, ["ab", "cde"], charset, arch.downsample)
+    assert batch[1].tolist() == [64 // arch.downsample, 96 // arch.downsample]  # each line its own frames
+
+    def step(targets, weight=1.0):
+        torch.manual_seed(0)
+        model = arch.build(charset)
+        model.eval()  # no dropout: the two steps see the same function
+        optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+        before = [p.detach().clone() for p in model.parameters()]
+        loss, distill = ctc_step(
+            model, optimizer, torch.nn.CTCLoss(blank=0, zero_infinity=True), batch, "cpu", targets, weight
+        )
+        moved = any(not torch.equal(a, p) for a, p in zip(before, model.parameters(), strict=True))
+        return loss.item(), distill, moved
+
+    plain, no_term, moved = step(None)
+    assert no_term is None and moved
+    frames = int(batch[1][0])
+    teacher = _log_softmax(rng.normal(size=(frames, charset.num_classes)).astype(np.float32))
+    total, term, moved = step([teacher, None], weight=0.5)
+    assert term is not None and term.item() > 0 and moved
+    assert total == pytest.approx(plain + 0.5 * term.item(), rel=1e-5)
