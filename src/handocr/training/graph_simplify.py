@@ -112,11 +112,17 @@ def fold_conv_bias(graph_module: fx.GraphModule) -> int:
     return count
 
 
-def graph_attribute(graph_module: nn.Module, target: str) -> Tensor:
-    """The tensor at attribute path ``target`` (``"initializers.onnx_initializer_9"``, a ``get_attr``
-    node's target) of ``graph_module``."""
+def attribute_owner(graph_module: nn.Module, target: str) -> tuple[nn.Module, str]:
+    """The submodule of ``graph_module`` that holds attribute path ``target``
+    (``"initializers.onnx_initializer_9"``, a ``get_attr`` node's target), and the attribute's name there."""
     prefix, _, name = target.rpartition(".")
-    return getattr(graph_module.get_submodule(prefix) if prefix else graph_module, name)
+    return (graph_module.get_submodule(prefix) if prefix else graph_module), name
+
+
+def graph_attribute(graph_module: nn.Module, target: str) -> Tensor:
+    """The tensor at attribute path ``target`` of ``graph_module`` (see :func:`attribute_owner`)."""
+    owner, name = attribute_owner(graph_module, target)
+    return getattr(owner, name)
 
 
 def _is_module(graph_module: fx.GraphModule, node: object, class_name: str) -> bool:

@@ -20,7 +20,7 @@ from torch import nn
 
 from handocr.errors import ModelNotFound
 from handocr.recognition.charset import Charset
-from handocr.training.graph_simplify import graph_attribute, simplify
+from handocr.training.graph_simplify import attribute_owner, graph_attribute, simplify
 
 ARCHITECTURE = "ppocrv6-small"
 LINE_HEIGHT = 48
@@ -148,8 +148,7 @@ def _head_targets(graph_module: nn.Module) -> tuple[str, str]:
 
 
 def _replace(module: nn.Module, target: str, value: nn.Parameter) -> None:
-    prefix, _, name = target.rpartition(".")
-    owner = module.get_submodule(prefix) if prefix else module
+    owner, name = attribute_owner(module, target)
     if name in owner._buffers:
         del owner._buffers[name]
     if name in owner._parameters:
