@@ -140,7 +140,7 @@ def measure(
     ``warmup`` untimed passes (OpenVINO prepares its kernels the first time it meets a shape)."""
     chunks = [crops[start : start + batch] for start in range(0, len(crops), batch)]
     prepared = {
-        name: [[batch for _, batch, _ in r.network_batches(chunk)] for chunk in chunks]
+        name: [[inputs for _, inputs, _ in r.network_batches(chunk)] for chunk in chunks]
         for name, r in recognizers.items()
     }
     macs = {name: Counter() for name in recognizers}
@@ -194,11 +194,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--warmup", type=int, default=1, help="untimed passes first (default 1)")
     parser.add_argument("--target-ms", type=float, default=5.0, help="network time a line to budget for")
     args = parser.parse_args(argv)
-    recognizers, counters = {}, {}
+    recognizers, counters, by_file = {}, {}, {}
     for spec in split_list(args.recognizers):
         name, _, runtime = spec.partition("@")
         recognizers[spec] = load_recognizer(name, threads=args.threads, runtime=runtime or args.runtime)
-        counters[spec] = MacCounter(find_model(name).onnx_path)
+        path = find_model(name).onnx_path  # one counter a network, whatever runtime reads it
+        counters[spec] = by_file[path] = by_file.get(path) or MacCounter(path)
     for recognizer in recognizers.values():
         recognizer.batch_size = args.batch
     pages = load_pages(args.data, split_list(args.sets), args.split, args.pages)
