@@ -63,10 +63,11 @@ def test_the_new_units_learn_from_the_first_step():
     assert grown.classifier.weight.grad[:, hidden : CRNN_WIDE_SHAPE.hidden].abs().sum() > 0
 
 
-def test_only_a_crnn_grows_and_only_wider():
+def test_a_crnn_grows_only_wider_and_ppocr_only_into_its_variants():
     assert can_grow("crnn-v1", "crnn-wide") and can_grow("crnn-v1", "crnn-v1")
     assert not can_grow("crnn-wide", "crnn-v1")
     assert not can_grow("ppocrv6-small", "crnn-wide") and not can_grow("crnn-v1", "ppocrv6-small")
+    assert can_grow("ppocrv6-small", "ppocrv6-lite") and can_grow("ppocrv6-lite", "ppocrv6-small")
     with pytest.raises(ValueError, match="cannot grow"):
         grow_state(_trained_like_v1().state_dict(), "crnn-wide", "crnn-v1", 12)
 
@@ -101,3 +102,21 @@ def test_the_command_line_grows_trains_and_installs_a_wide_model(two_page_set, t
     default = str(find_model("line-recognizer").folder)
     assert run_training_cli([*run, "--from", default, "--arch", "crnn-wide"]) == 2
     assert "ppocrv6-small, which cannot grow into --arch crnn-wide" in capsys.readouterr().err
+
+
+def test_the_command_line_starts_the_lite_variant_from_the_default_weights(two_page_set, tmp_path, monkeypatch):
+    pytest.importorskip("onnx2torch")
+    pytest.importorskip("rapidocr")
+    default = str(find_model("line-recognizer").folder)
+    run = ["train", "recognizer", "--data", str(two_page_set), "--split", "all", "--max-steps", "1", "--batch", "4"]
+    run += ["--holdout", "0.5", "--lr", "1e-5", "--out", str(tmp_path / "run")]
+    models = tmp_path / "models"
+    models.mkdir()
+    monkeypatch.setenv("HANDOCR_MODELS", str(models))
+    assert run_training_cli([*run, "--from", default, "--arch", "ppocrv6-lite", "--install", "lite"]) == 0
+    assert "grown into ppocrv6-lite" in (models / "lite" / "README.md").read_text()
+    recognizer = load_recognizer(models / "lite", threads=1)
+    assert (recognizer.height, recognizer.downsample) == (32, 4)
+    assert model_metadata(recognizer.session)["architecture"] == "ppocrv6-lite"
+    (line,) = recognizer.recognize([torch.randint(0, 255, (40, 300), dtype=torch.uint8).numpy()])
+    assert isinstance(line.text, str) and 0.0 <= line.confidence <= 1.0

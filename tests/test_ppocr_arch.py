@@ -82,6 +82,81 @@ def test_export_writes_the_trained_weights_for_any_batch_and_width(model, tmp_pa
         np.testing.assert_allclose(exported, expected, atol=5e-3)
 
 
+@pytest.fixture(scope="module")
+def lite(model):
+    """The ppocrv6-lite variant started from ``model``'s weights, as ``--from ... --arch ppocrv6-lite`` starts it."""
+    from handocr.training.architectures import PPOCR_V6_LITE
+    from handocr.training.grow import reshape_ppocr_state
+
+    charset = Charset("abcdefgh ?¡")
+    variant = PPOCR_V6_LITE.build(charset)
+    variant.load_state_dict(reshape_ppocr_state(model.state_dict(), PPOCR_V6_LITE.name, charset))
+    return variant.eval()
+
+
+def test_the_lite_variant_reads_32_rows_into_a_frame_every_4_columns_from_the_same_weights(model, lite):
+    from handocr.training.architectures import PPOCR_V6_LITE
+
+    assert (PPOCR_V6_LITE.line_height, PPOCR_V6_LITE.downsample) == (32, 4)
+    shape = PPOCR_V6_LITE.ppocr_shape
+    assert (shape.line_height, shape.downsample) == (PPOCR_V6_LITE.line_height, PPOCR_V6_LITE.downsample)
+    parent, own = model.state_dict(), lite.state_dict()
+    assert set(own) - set(parent) == {"body.frame_split.weight", "body.frame_split.bias"}
+    assert all(torch.equal(own[key], value) for key, value in parent.items())
+    ink = torch.from_numpy(np.random.default_rng(1).random((2, 1, 32, 200), dtype=np.float32))
+    with torch.no_grad():
+        logits = lite(ink)
+    assert logits.shape == (2, 50, 12)
+    torch.testing.assert_close(logits[:, 0::2], logits[:, 1::2])  # the split starts as copies
+    with pytest.raises(RuntimeError):
+        model(ink[..., :40, :])  # PP-OCR's pooling folds 3 rows: it cannot read lines cut for the variant
+
+
+def test_the_lite_variant_exports_its_own_graph_with_the_trained_split(lite, tmp_path):
+    from handocr.training.ppocr import export_onnx
+
+    tuned = type(lite)(Charset("abcdefgh ?¡"), shape=lite.shape)
+    tuned.load_state_dict(lite.state_dict())
+    with torch.no_grad():
+        for p in tuned.parameters():
+            p.add_(torch.randn_like(p) * 0.01)
+    tuned.eval()
+    export_onnx(tuned, tmp_path / "model.onnx")
+    session = ort.InferenceSession(str(tmp_path / "model.onnx"), providers=["CPUExecutionProvider"])
+    for batch, width in ((1, 64), (3, 400)):
+        ink = np.random.default_rng(width).random((batch, 1, 32, width), dtype=np.float32)
+        exported = session.run(None, {"images": ink})[0]
+        with torch.no_grad():
+            expected = torch.log_softmax(tuned(torch.from_numpy(ink)), dim=-1).numpy()
+        assert exported.shape == (batch, width // 4, 12)
+        np.testing.assert_allclose(exported, expected, atol=5e-3)
+    assert not np.allclose(exported[:, 0::2], exported[:, 1::2], atol=1e-3)  # the trained split tells frames apart
+
+
+def test_the_lite_variant_costs_about_a_quarter_of_the_macs_of_a_line(model, lite, tmp_path):
+    from bench.network_cost import MacCounter
+
+    from handocr.training.ppocr import export_onnx
+
+    export_onnx(model, tmp_path / "small.onnx")
+    export_onnx(lite, tmp_path / "lite.onnx")
+    small = sum(MacCounter(tmp_path / "small.onnx").line(48, 720).values())
+    cheap = sum(MacCounter(tmp_path / "lite.onnx").line(32, 480).values())  # the same line at 32 rows
+    assert 0.2 < cheap / small < 0.33
+
+
+def test_graph_edits_check_the_line_height():
+    from handocr.training.architectures import PpOcrShape
+    from handocr.training.ppocr import _load_graph, source_path
+
+    graph, _ = _load_graph(source_path(), PpOcrShape(line_height=32, late_column_stride=2))
+    pool = next(n for n in graph.graph.node if n.op_type == "AveragePool")
+    assert [list(a.ints) for a in pool.attribute if a.name in ("kernel_shape", "strides")] == [[2, 1], [2, 1]]
+    for bad in (PpOcrShape(line_height=40), PpOcrShape(late_column_stride=3)):
+        with pytest.raises(ValueError):
+            _load_graph(source_path(), bad)
+
+
 def test_classifier_grows_along_its_class_dimension():
     from handocr.training.finetune import adapt_classifier
 

@@ -55,8 +55,10 @@ def add_training_commands(sub: argparse._SubParsersAction) -> None:
                 "--arch",
                 choices=sorted(ARCHITECTURES),
                 help="architecture: from scratch crnn-v1 (the default; compact), crnn-wide (twice its "
-                "channels) or ppocrv6-small (PP-OCRv6 from the rapidocr wheel, fine-tuned; the shipped "
-                "default); with --from, the weights' own, or crnn-wide to grow crnn-v1 weights into it",
+                "channels), ppocrv6-small (PP-OCRv6 from the rapidocr wheel, fine-tuned; the shipped "
+                "default) or ppocrv6-lite (ppocrv6-small at 32 rows and a quarter of its MACs); with "
+                "--from, the weights' own, crnn-wide to grow crnn-v1 weights into it, or ppocrv6-lite to "
+                "start it from ppocrv6-small weights (or back)",
             )
             p.add_argument(
                 "--from",

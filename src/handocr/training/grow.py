@@ -22,6 +22,7 @@ from dataclasses import replace
 
 import torch
 
+from handocr.recognition.charset import Charset
 from handocr.training.architectures import ARCHITECTURES, CrnnShape, get_architecture
 from handocr.training.crnn import CRNN
 from handocr.training.finetune import InitialWeights
@@ -31,8 +32,29 @@ CONV_LAYERS = (0, 2, 4, 5, 7)  # indices in CRNN.features of the conv blocks (co
 
 def can_grow(source: str, target: str) -> bool:
     """Whether weights of architecture ``source`` can grow into ``target`` (a CRNN into a CRNN at
-    least as wide everywhere)."""
-    return _growth(source, target) is not None
+    least as wide everywhere, or PP-OCR into one of its variants: :func:`reshape_ppocr_state`)."""
+    return _growth(source, target) is not None or _both_ppocr(source, target)
+
+
+def _both_ppocr(source: str, target: str) -> bool:
+    architectures = [ARCHITECTURES.get(name) for name in (source, target)]
+    return all(a is not None and a.ppocr_shape is not None for a in architectures)
+
+
+def reshape_ppocr_state(state: dict[str, torch.Tensor], target: str, charset: Charset) -> dict[str, torch.Tensor]:
+    """The state dict of the PP-OCR variant ``target`` (for ``charset``) that starts from ``state``,
+    the weights of another: the variants share every weight (they differ in strides and input
+    height, which weights do not carry), and a layer only the target has (its frame split) starts as
+    the target builds it, as copies. ``ValueError`` when a shared weight's shape differs."""
+    model = get_architecture(target).build(charset)
+    reshaped = model.state_dict()
+    for key, value in state.items():
+        if key not in reshaped:
+            continue  # a layer the target lacks (a frame split) is dropped
+        if reshaped[key].shape != value.shape:
+            raise ValueError(f"{key}: shape {tuple(value.shape)} does not fit {target}'s {tuple(reshaped[key].shape)}")
+        reshaped[key] = value.detach().clone()
+    return reshaped
 
 
 def _growth(source: str, target: str) -> tuple[CrnnShape, CrnnShape] | None:
@@ -121,5 +143,8 @@ def grow_weights(init: InitialWeights, target: str) -> InitialWeights:
     """``init``'s weights grown into architecture ``target`` (see :func:`grow_state`); its charset,
     width scale and source (marked as grown) are kept. ``ValueError`` when they cannot grow."""
     arch = get_architecture(target)
-    state = grow_state(init.state, init.architecture, target, init.charset.num_classes, arch.line_height)
+    if _both_ppocr(init.architecture, target):
+        state = reshape_ppocr_state(init.state, target, init.charset)
+    else:
+        state = grow_state(init.state, init.architecture, target, init.charset.num_classes, arch.line_height)
     return replace(init, state=state, architecture=target, source=f"{init.source} grown into {target}")

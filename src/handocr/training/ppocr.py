@@ -8,24 +8,30 @@ fine-tuned on handwriting like the compact CRNN. Nothing is downloaded: the file
 package. Only training needs this (``handocr[train]``); the exported ONNX model runs alone.
 
 Input ``(N, 1, 48, W)`` float in [0, 1], ink high (see :mod:`handocr.recognition.preprocess`);
-output ``(N, W/8, C)`` logits, class 0 the CTC blank.
+output ``(N, W/8, C)`` logits, class 0 the CTC blank. A :class:`PpOcrShape` other than the default
+edits the graph before the conversion (fewer rows, the last stages at half the columns, more CTC
+frames a column: ``ppocrv6-lite`` in :mod:`handocr.training.architectures`), and the export makes
+the same edits, so the exported network is still PP-OCR's own graph.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import torch
 from torch import nn
 
 from handocr.errors import ModelNotFound
 from handocr.recognition.charset import Charset
+from handocr.training.architectures import PpOcrShape
 from handocr.training.graph_simplify import attribute_owner, graph_attribute, simplify
 
 ARCHITECTURE = "ppocrv6-small"
 LINE_HEIGHT = 48
 DOWNSAMPLE = 8
 SOURCE_FILE = "PP-OCRv6_rec_small.onnx"
+PPOCR_SHAPE = PpOcrShape()  # PP-OCR's graph as it is
 
 
 def source_path() -> Path:
@@ -40,9 +46,10 @@ def source_path() -> Path:
     return path
 
 
-def _load_graph(path: Path):
+def _load_graph(path: Path, shape: PpOcrShape = PPOCR_SHAPE):
     """The ONNX graph with explicit padding (onnx2torch reads no ``SAME_UPPER``), a logits output
-    (the final Softmax dropped) and the PP-OCR dictionary read from its metadata."""
+    (the final Softmax dropped), edited to ``shape`` (:func:`_reshape_graph`), and the PP-OCR
+    dictionary read from its metadata."""
     import onnx
     from onnx import helper
 
@@ -65,9 +72,61 @@ def _load_graph(path: Path):
         model.graph.node.remove(last)
         output = model.graph.output[0]
         output.name = logits
+    _reshape_graph(model.graph, shape)
     meta = {p.key: p.value for p in model.metadata_props}
     dictionary = meta["character"].split("\n")
     return model, dictionary
+
+
+def _reshape_graph(graph, shape: PpOcrShape) -> None:
+    """Edit PP-OCR's graph in place to read ``shape.line_height`` rows and, with
+    ``shape.late_column_stride`` 2, to halve the columns where the third stage halves the rows.
+
+    PP-OCR halves the rows only (stride (2, 1)) at the opening of its last two stages, and its
+    average pooling in front of the neck folds the last rows into one and halves the columns
+    (kernel and stride (3, 2) at 48 rows). The frames a column (``frames_per_column``) are not here:
+    they are a layer of their own (:class:`FrameSplit`)."""
+    from onnx import helper
+
+    if shape.line_height % 16:
+        raise ValueError(f"a PP-OCR line height must be a multiple of 16, not {shape.line_height}")
+    if shape.late_column_stride not in (1, 2):
+        raise ValueError(f"late_column_stride must be 1 or 2, not {shape.late_column_stride}")
+
+    def set_ints(node, name: str, values: list[int]) -> None:
+        for attribute in [a for a in node.attribute if a.name == name]:
+            node.attribute.remove(attribute)
+        node.attribute.append(helper.make_attribute(name, values))
+
+    def strides(node) -> list[int]:
+        return next((list(a.ints) for a in node.attribute if a.name == "strides"), [1, 1])
+
+    row_only = [n for n in graph.node if n.op_type == "Conv" and strides(n) == [2, 1]]
+    pools = [n for n in graph.node if n.op_type == "AveragePool"]
+    if len(row_only) != 2 or len(pools) != 1:
+        raise ValueError("unexpected PP-OCR graph: not two row-only downsampling convolutions and one pooling")
+    if shape.late_column_stride == 2:
+        set_ints(row_only[0], "strides", [2, 2])
+    pool = [shape.line_height // 16, 2 // shape.late_column_stride]
+    set_ints(pools[0], "kernel_shape", pool)
+    set_ints(pools[0], "strides", pool)
+
+
+class FrameSplit(nn.Module):
+    """Splits each column's features ``(N, T, F)`` into ``frames`` columns ``(N, T * frames, F)`` by
+    a learned linear map, so that the classifier behind emits ``frames`` CTC frames a column.
+    Starts as copies: each new column is the old one, and the network reads as before the split."""
+
+    def __init__(self, features: int, frames: int) -> None:
+        super().__init__()
+        self.frames = frames
+        self.weight = nn.Parameter(torch.eye(features).repeat(1, frames))  # (F, frames * F), as PP-OCR's MatMul
+        self.bias = nn.Parameter(torch.zeros(frames * features))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """``(N, T, F)`` -> ``(N, T * frames, F)``."""
+        n, t, f = x.shape
+        return (x @ self.weight + self.bias).reshape(n, t * self.frames, f)
 
 
 def _head_columns(charset: Charset, dictionary: list[str]) -> list[int | None]:
@@ -84,9 +143,15 @@ class PpOcrRecognizer(nn.Module):
     """PP-OCRv6 small (converted graph) behind our input convention, with a classifier for ``charset``."""
 
     def __init__(
-        self, charset: Charset, source: Path | None = None, simplified: bool = True, channels_last: bool = True
+        self,
+        charset: Charset,
+        source: Path | None = None,
+        simplified: bool = True,
+        channels_last: bool = True,
+        shape: PpOcrShape = PPOCR_SHAPE,
     ) -> None:
-        """``simplified``: rewrite the converted graph to compute the same in less time and memory
+        """``shape``: the variant (:class:`PpOcrShape`; PP-OCR's own graph by default).
+        ``simplified``: rewrite the converted graph to compute the same in less time and memory
         (:mod:`handocr.training.graph_simplify`); ``channels_last``: keep the weights and feature maps
         channels-last in memory, which torch's CPU convolutions read faster. Both change how, not
         what, the network computes; off only to compare (``bench.train_step``)."""
@@ -94,11 +159,14 @@ class PpOcrRecognizer(nn.Module):
         from onnx2torch import convert
 
         self.source = source or source_path()
-        graph, dictionary = _load_graph(self.source)
+        self.shape = shape
+        graph, dictionary = _load_graph(self.source, shape)
         self.body = convert(graph, attach_onnx_mapping=True)
         self.onnx_names = _onnx_names(self.body, graph)
         _make_trainable(self.body)
         self._slice_head(_head_columns(charset, dictionary))
+        if shape.frames_per_column > 1:
+            self._split_frames(shape.frames_per_column)
         if simplified:
             simplify(self.body)
         self.channels_last = channels_last
@@ -122,8 +190,20 @@ class PpOcrRecognizer(nn.Module):
         _replace(self.body, weight[0], nn.Parameter(new_w.contiguous()))
         _replace(self.body, bias[0], nn.Parameter(new_b.contiguous()))
 
+    def _split_frames(self, frames: int) -> None:
+        """Put a :class:`FrameSplit` (module ``frame_split``) in front of the classifier."""
+        matmul, _ = _head_nodes(self.body)
+        features = matmul.args[0]
+        width = graph_attribute(self.body, matmul.args[1].target).shape[0]
+        self.body.add_module("frame_split", FrameSplit(width, frames))
+        with self.body.graph.inserting_before(matmul):
+            split = self.body.graph.call_module("frame_split", (features,))
+        matmul.replace_input_with(features, split)
+        self.body.recompile()
+
     def forward(self, images: torch.Tensor) -> torch.Tensor:
-        """Logits ``(N, W // 8, C)`` for ink-high images ``(N, 1, 48, W)`` (``W`` a multiple of 8)."""
+        """Logits ``(N, W // d, C)`` for ink-high images ``(N, 1, H, W)`` (``H`` the shape's line height,
+        ``d`` its downsample, ``W`` a multiple of 8)."""
         x = (1.0 - 2.0 * images).expand(-1, 3, -1, -1)  # PP-OCR: RGB scaled to [-1, 1], paper bright
         if self.channels_last:
             x = x.contiguous(memory_format=torch.channels_last)
@@ -135,8 +215,8 @@ def _constant_targets(graph_module: nn.Module) -> list[str]:
     return [node.target for node in graph_module.graph.nodes if node.op == "get_attr"]
 
 
-def _head_targets(graph_module: nn.Module) -> tuple[str, str]:
-    """Attribute paths of the classifier's weight and bias: the graph ends ``MatMul(x, W) + b``."""
+def _head_nodes(graph_module: nn.Module):
+    """The classifier's ``MatMul`` and ``Add`` nodes: the graph ends ``MatMul(x, W) + b``."""
     node = next(n for n in graph_module.graph.nodes if n.op == "output").args[0]
     while node.op == "call_module" and node.target.startswith("Identity"):
         node = node.args[0]
@@ -144,6 +224,12 @@ def _head_targets(graph_module: nn.Module) -> tuple[str, str]:
     matmul = add.args[0]
     if not (add.target.startswith("Add") and matmul.target.startswith("MatMul")):
         raise ValueError("unexpected end of the PP-OCR graph: no MatMul + Add classifier")
+    return matmul, add
+
+
+def _head_targets(graph_module: nn.Module) -> tuple[str, str]:
+    """Attribute paths of the classifier's weight and bias."""
+    matmul, add = _head_nodes(graph_module)
     return matmul.args[1].target, add.args[1].target
 
 
@@ -195,13 +281,14 @@ def _onnx_names(body: nn.Module, graph) -> dict[str, str]:
 
 
 def export_onnx(model: PpOcrRecognizer, target: Path) -> None:
-    """Write ``model`` as ONNX: PP-OCR's own graph (which ONNX Runtime runs with any width) with the
-    fine-tuned weights written into its initializers, our input convention in front (``images
-    (N, 1, 48, W)``, ink high) and a LogSoftmax behind."""
+    """Write ``model`` as ONNX: PP-OCR's own graph (which ONNX Runtime runs with any width), edited to
+    the model's shape, with the fine-tuned weights written into its initializers, our input
+    convention in front (``images (N, 1, H, W)``, ink high), the frame split (if any) in front of the
+    classifier and a LogSoftmax behind."""
     import onnx
     from onnx import TensorProto, helper, numpy_helper
 
-    graph_model, _ = _load_graph(model.source)
+    graph_model, _ = _load_graph(model.source, model.shape)
     graph = graph_model.graph
     state = model.state_dict()
     by_name = {init.name: i for i, init in enumerate(graph.initializer)}
@@ -220,17 +307,51 @@ def export_onnx(model: PpOcrRecognizer, target: Path) -> None:
         helper.make_node("Concat", ["handocr_paper_bright"] * 3, [image_input], axis=1),
     ]
     back = [helper.make_node("LogSoftmax", [logits], ["log_probs"], axis=-1)]
+    if model.shape.frames_per_column > 1:
+        _export_frame_split(graph, model, state)
     nodes = front + list(graph.node) + back
     del graph.node[:]
     graph.node.extend(nodes)
     del graph.input[:]
-    graph.input.append(helper.make_tensor_value_info("images", TensorProto.FLOAT, ["batch", 1, LINE_HEIGHT, "width"]))
+    height = model.shape.line_height
+    graph.input.append(helper.make_tensor_value_info("images", TensorProto.FLOAT, ["batch", 1, height, "width"]))
     del graph.output[:]
     graph.output.append(helper.make_tensor_value_info("log_probs", TensorProto.FLOAT, ["batch", "frames", None]))
     del graph.value_info[:]
     del graph_model.metadata_props[:]  # PP-OCR's 18,708-character dictionary: ours goes in instead
     onnx.checker.check_model(graph_model)
     onnx.save(graph_model, str(target))
+
+
+def _export_frame_split(graph, model: PpOcrRecognizer, state: dict) -> None:
+    """Insert the model's :class:`FrameSplit` (``MatMul``, ``Add``, ``Reshape``) in front of the
+    classifier's ``MatMul`` in ``graph``, with the trained weights."""
+    from onnx import helper, numpy_helper
+
+    weight_key, _ = model.classifier_keys()
+    classifier_weight = model.onnx_names[weight_key]
+    index, matmul = next(
+        (i, n) for i, n in enumerate(graph.node) if n.op_type == "MatMul" and n.input[1] == classifier_weight
+    )
+    weight = state["body.frame_split.weight"].detach().cpu().numpy()
+    bias = state["body.frame_split.bias"].detach().cpu().numpy()
+    shape = np.array([0, -1, weight.shape[0]], dtype=np.int64)  # 0: the batch, as it is
+    graph.initializer.extend(
+        [
+            numpy_helper.from_array(weight, "handocr_split_weight"),
+            numpy_helper.from_array(bias, "handocr_split_bias"),
+            numpy_helper.from_array(shape, "handocr_split_shape"),
+        ]
+    )
+    features = matmul.input[0]
+    split = [
+        helper.make_node("MatMul", [features, "handocr_split_weight"], ["handocr_split_mm"]),
+        helper.make_node("Add", ["handocr_split_mm", "handocr_split_bias"], ["handocr_split_sum"]),
+        helper.make_node("Reshape", ["handocr_split_sum", "handocr_split_shape"], ["handocr_split"]),
+    ]
+    matmul.input[0] = "handocr_split"
+    for offset, node in enumerate(split):
+        graph.node.insert(index + offset, node)
 
 
 def _dtype(initializer):
@@ -240,6 +361,4 @@ def _dtype(initializer):
 
 
 def _np_scalar(value: float):
-    import numpy as np
-
     return np.array(value, dtype=np.float32)
