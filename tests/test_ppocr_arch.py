@@ -28,8 +28,31 @@ def model():
     return PpOcrRecognizer(Charset("abcdefgh ?¡")).eval()
 
 
-def _ink(batch: int, width: int, seed: int = 0) -> np.ndarray:
-    return np.random.default_rng(seed).random((batch, 1, 48, width), dtype=np.float32)
+def _ink(batch: int, width: int, seed: int = 0, height: int = 48) -> np.ndarray:
+    return np.random.default_rng(seed).random((batch, 1, height, width), dtype=np.float32)
+
+
+def _export_matches_torch(model, tmp_path: Path, height: int, downsample: int) -> np.ndarray:
+    """Export a copy of ``model`` with every weight nudged (as training moves them), check that ONNX
+    Runtime reads two batch sizes and widths as torch does, and return the last output."""
+    from handocr.training.ppocr import export_onnx
+
+    tuned = type(model)(Charset("abcdefgh ?¡"), shape=model.shape)
+    tuned.load_state_dict(model.state_dict())
+    with torch.no_grad():
+        for p in tuned.parameters():
+            p.add_(torch.randn_like(p) * 0.01)
+    tuned.eval()
+    export_onnx(tuned, tmp_path / "model.onnx")
+    session = ort.InferenceSession(str(tmp_path / "model.onnx"), providers=["CPUExecutionProvider"])
+    for batch, width in ((1, 64), (3, 400)):
+        ink = _ink(batch, width, seed=width, height=height)
+        exported = session.run(None, {"images": ink})[0]
+        with torch.no_grad():
+            expected = torch.log_softmax(tuned(torch.from_numpy(ink)), dim=-1).numpy()
+        assert exported.shape == (batch, width // downsample, 12)
+        np.testing.assert_allclose(exported, expected, atol=5e-3)
+    return exported
 
 
 def test_converted_model_reproduces_ppocr_on_our_characters(model):
@@ -63,23 +86,7 @@ def test_every_weight_is_trainable_and_mapped_to_the_graph(model):
 
 
 def test_export_writes_the_trained_weights_for_any_batch_and_width(model, tmp_path):
-    from handocr.training.ppocr import export_onnx
-
-    tuned = type(model)(Charset("abcdefgh ?¡"))
-    tuned.load_state_dict(model.state_dict())
-    with torch.no_grad():
-        for p in tuned.parameters():
-            p.add_(torch.randn_like(p) * 0.01)
-    tuned.eval()
-    export_onnx(tuned, tmp_path / "model.onnx")
-    session = ort.InferenceSession(str(tmp_path / "model.onnx"), providers=["CPUExecutionProvider"])
-    for batch, width in ((1, 64), (3, 400)):
-        ink = _ink(batch, width, seed=width)
-        exported = session.run(None, {"images": ink})[0]
-        with torch.no_grad():
-            expected = torch.log_softmax(tuned(torch.from_numpy(ink)), dim=-1).numpy()
-        assert exported.shape == (batch, width // 8, 12)
-        np.testing.assert_allclose(exported, expected, atol=5e-3)
+    _export_matches_torch(model, tmp_path, height=48, downsample=8)
 
 
 @pytest.fixture(scope="module")
@@ -103,33 +110,17 @@ def test_the_lite_variant_reads_32_rows_into_a_frame_every_4_columns_from_the_sa
     parent, own = model.state_dict(), lite.state_dict()
     assert set(own) - set(parent) == {"body.frame_split.weight", "body.frame_split.bias"}
     assert all(torch.equal(own[key], value) for key, value in parent.items())
-    ink = torch.from_numpy(np.random.default_rng(1).random((2, 1, 32, 200), dtype=np.float32))
+    ink = torch.from_numpy(_ink(2, 200, seed=1, height=32))
     with torch.no_grad():
         logits = lite(ink)
     assert logits.shape == (2, 50, 12)
     torch.testing.assert_close(logits[:, 0::2], logits[:, 1::2])  # the split starts as copies
     with pytest.raises(RuntimeError):
-        model(ink[..., :40, :])  # PP-OCR's pooling folds 3 rows: it cannot read lines cut for the variant
+        model(ink)  # PP-OCR's pooling folds 3 rows: it cannot read lines cut for the variant
 
 
 def test_the_lite_variant_exports_its_own_graph_with_the_trained_split(lite, tmp_path):
-    from handocr.training.ppocr import export_onnx
-
-    tuned = type(lite)(Charset("abcdefgh ?¡"), shape=lite.shape)
-    tuned.load_state_dict(lite.state_dict())
-    with torch.no_grad():
-        for p in tuned.parameters():
-            p.add_(torch.randn_like(p) * 0.01)
-    tuned.eval()
-    export_onnx(tuned, tmp_path / "model.onnx")
-    session = ort.InferenceSession(str(tmp_path / "model.onnx"), providers=["CPUExecutionProvider"])
-    for batch, width in ((1, 64), (3, 400)):
-        ink = np.random.default_rng(width).random((batch, 1, 32, width), dtype=np.float32)
-        exported = session.run(None, {"images": ink})[0]
-        with torch.no_grad():
-            expected = torch.log_softmax(tuned(torch.from_numpy(ink)), dim=-1).numpy()
-        assert exported.shape == (batch, width // 4, 12)
-        np.testing.assert_allclose(exported, expected, atol=5e-3)
+    exported = _export_matches_torch(lite, tmp_path, height=32, downsample=4)
     assert not np.allclose(exported[:, 0::2], exported[:, 1::2], atol=1e-3)  # the trained split tells frames apart
 
 
