@@ -80,7 +80,7 @@ class Architecture:
             return CRNN(charset.num_classes, height=self.line_height, shape=self.crnn_shape)
         from handocr.training.ppocr import PpOcrRecognizer
 
-        return PpOcrRecognizer(charset, shape=self.ppocr_shape or PpOcrShape())
+        return PpOcrRecognizer(charset, shape=self.ppocr_shape)
 
     def classifier(self, model: nn.Module) -> tuple[tuple[str, str], int]:
         """State-dict keys of the classifier's weight and bias, and the weight's class dimension."""
@@ -110,21 +110,24 @@ CRNN_WIDE = Architecture(
     "trained crnn-v1 (--from it with --arch crnn-wide)",
     CRNN_WIDE_SHAPE,
 )
-PPOCR_V6 = Architecture(
+
+
+def _ppocr_architecture(name: str, description: str, shape: PpOcrShape) -> Architecture:
+    """A PP-OCR variant: its line height and downsampling are its shape's."""
+    return Architecture(name, shape.line_height, shape.downsample, description, ppocr_shape=shape)
+
+
+PPOCR_V6 = _ppocr_architecture(
     "ppocrv6-small",
-    48,
-    8,
     "PP-OCRv6 small line recognizer (rapidocr wheel, Apache-2.0) fine-tuned; most accurate",
-    ppocr_shape=PpOcrShape(),
+    PpOcrShape(),
 )
-PPOCR_V6_LITE = Architecture(
+PPOCR_V6_LITE = _ppocr_architecture(
     "ppocrv6-lite",
-    32,
-    4,
     "ppocrv6-small reading 32-row lines, its last two stages at half the columns and two CTC frames a "
     "column (about a quarter of its MACs); starts from ppocrv6-small weights (--from them with --arch "
     "ppocrv6-lite)",
-    ppocr_shape=PpOcrShape(line_height=32, late_column_stride=2, frames_per_column=2),
+    PpOcrShape(line_height=32, late_column_stride=2, frames_per_column=2),
 )
 ARCHITECTURES = {a.name: a for a in (CRNN_V1, CRNN_WIDE, PPOCR_V6, PPOCR_V6_LITE)}
 
