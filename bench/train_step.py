@@ -52,15 +52,16 @@ def training_batches(
     crops, from narrow to wide."""
     from handocr.recognition.preprocess import normalise_line
     from handocr.training.line_data import base_crop, cut_lines
-    from handocr.training.ppocr import LINE_HEIGHT
+    from handocr.training.ppocr import PPOCR_SHAPE
 
     records = [page.record for page in load_pages(data, sets, "train", pages)]
     samples = cut_lines(records)
     order = sorted(range(len(samples)), key=lambda i: samples[i].gray.shape[1])
     groups = [order[i : i + batch] for i in range(0, len(order) - batch + 1, batch)]
     chosen = [groups[round(k)] for k in np.linspace(0, len(groups) - 1, min(steps, len(groups)))]
+    height = PPOCR_SHAPE.line_height
     return [
-        ([normalise_line(base_crop(samples[i]), LINE_HEIGHT) for i in group], [samples[i].text for i in group])
+        ([normalise_line(base_crop(samples[i]), height) for i in group], [samples[i].text for i in group])
         for group in chosen
     ]
 
@@ -74,7 +75,7 @@ class Stepper:
         from torch import nn
 
         from handocr.recognition.charset import Charset
-        from handocr.training.ppocr import DOWNSAMPLE, PpOcrRecognizer
+        from handocr.training.ppocr import PPOCR_SHAPE, PpOcrRecognizer
 
         self.charset = Charset()
         torch.manual_seed(0)
@@ -85,7 +86,7 @@ class Stepper:
         self.model.train()
         self.optimizer = torch.optim.AdamW(self.model.parameters(), lr=1e-5, weight_decay=1e-4)
         self.ctc = nn.CTCLoss(blank=0, zero_infinity=True)
-        self.downsample = DOWNSAMPLE
+        self.downsample = PPOCR_SHAPE.downsample
 
     def step(self, arrays: list[np.ndarray], texts: list[str]) -> float:
         """One training step on the lines (padded to the widest, each with its own CTC length); its loss."""

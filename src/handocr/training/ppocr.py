@@ -28,8 +28,6 @@ from handocr.training.architectures import PpOcrShape
 from handocr.training.graph_simplify import attribute_owner, graph_attribute, simplify
 
 ARCHITECTURE = "ppocrv6-small"
-LINE_HEIGHT = 48
-DOWNSAMPLE = 8
 SOURCE_FILE = "PP-OCRv6_rec_small.onnx"
 PPOCR_SHAPE = PpOcrShape()  # PP-OCR's graph as it is
 
