@@ -49,21 +49,18 @@ def _load_graph(path: Path, shape: PpOcrShape = PPOCR_SHAPE):
     (the final Softmax dropped), edited to ``shape`` (:func:`_reshape_graph`), and the PP-OCR
     dictionary read from its metadata."""
     import onnx
-    from onnx import helper
 
     model = onnx.load(str(path))
     for node in model.graph.node:
-        attrs = {a.name: a for a in node.attribute}
-        auto_pad = attrs.get("auto_pad")
+        auto_pad = next((a for a in node.attribute if a.name == "auto_pad"), None)
         if auto_pad is None or auto_pad.s in (b"NOTSET", b"VALID"):
             continue
-        strides = helper.get_attribute_value(attrs["strides"]) if "strides" in attrs else [1, 1]
+        strides = _ints(node, "strides", [1, 1])
         if auto_pad.s != b"SAME_UPPER" or any(s != 1 for s in strides):
             raise ValueError(f"{node.name}: unsupported padding {auto_pad.s!r} with strides {strides}")
-        kernel = helper.get_attribute_value(attrs["kernel_shape"])
-        pads = [(k - 1) // 2 for k in kernel] + [(k - 1) - (k - 1) // 2 for k in kernel]
+        kernel = _ints(node, "kernel_shape")
         node.attribute.remove(auto_pad)
-        node.attribute.append(helper.make_attribute("pads", pads))
+        _set_ints(node, "pads", [(k - 1) // 2 for k in kernel] + [(k - 1) - (k - 1) // 2 for k in kernel])
     last = model.graph.node[-1]
     if last.op_type == "Softmax":
         logits = last.input[0]
@@ -84,30 +81,37 @@ def _reshape_graph(graph, shape: PpOcrShape) -> None:
     average pooling in front of the neck folds the last rows into one and halves the columns
     (kernel and stride (3, 2) at 48 rows). The frames a column (``frames_per_column``) are not here:
     they are a layer of their own (:class:`FrameSplit`)."""
-    from onnx import helper
-
     if shape.line_height % 16:
         raise ValueError(f"a PP-OCR line height must be a multiple of 16, not {shape.line_height}")
     if shape.late_column_stride not in (1, 2):
         raise ValueError(f"late_column_stride must be 1 or 2, not {shape.late_column_stride}")
 
-    def set_ints(node, name: str, values: list[int]) -> None:
-        for attribute in [a for a in node.attribute if a.name == name]:
-            node.attribute.remove(attribute)
-        node.attribute.append(helper.make_attribute(name, values))
-
-    def strides(node) -> list[int]:
-        return next((list(a.ints) for a in node.attribute if a.name == "strides"), [1, 1])
-
-    row_only = [n for n in graph.node if n.op_type == "Conv" and strides(n) == [2, 1]]
+    row_only = [n for n in graph.node if n.op_type == "Conv" and _ints(n, "strides", [1, 1]) == [2, 1]]
     pools = [n for n in graph.node if n.op_type == "AveragePool"]
     if len(row_only) != 2 or len(pools) != 1:
         raise ValueError("unexpected PP-OCR graph: not two row-only downsampling convolutions and one pooling")
     if shape.late_column_stride == 2:
-        set_ints(row_only[0], "strides", [2, 2])
+        _set_ints(row_only[0], "strides", [2, 2])
     pool = [shape.line_height // 16, 2 // shape.late_column_stride]
-    set_ints(pools[0], "kernel_shape", pool)
-    set_ints(pools[0], "strides", pool)
+    _set_ints(pools[0], "kernel_shape", pool)
+    _set_ints(pools[0], "strides", pool)
+
+
+def _ints(node, name: str, default: list[int] | None = None) -> list[int]:
+    """The integers of ONNX ``node``'s attribute ``name``; ``default`` when it has none."""
+    found = next((list(a.ints) for a in node.attribute if a.name == name), default)
+    if found is None:
+        raise ValueError(f"{node.name}: no {name} attribute")
+    return found
+
+
+def _set_ints(node, name: str, values: list[int]) -> None:
+    """Give ONNX ``node`` the attribute ``name`` = ``values``, in place of any it had."""
+    from onnx import helper
+
+    for attribute in [a for a in node.attribute if a.name == name]:
+        node.attribute.remove(attribute)
+    node.attribute.append(helper.make_attribute(name, values))
 
 
 class FrameSplit(nn.Module):
