@@ -243,3 +243,37 @@ def test_a_cached_split_is_never_reused_by_another_seed(two_page_set, tmp_path):
         assert held[seed] == sorted(s.text for s in fresh.holdout_samples)
     assert len({tuple(texts) for texts in held.values()}) == 2
     assert (run / "lines-holdout0.5-seed3.pkl").is_file()
+
+
+def test_export_of_several_checkpoints_writes_the_mean_of_their_weights(base_model, tmp_path, capsys):
+    from handocr.models import load_recognizer
+    from handocr.training.architectures import CRNN_V1
+    from handocr.training.finetune import save_weights
+
+    base = torch.load(base_model / "model.pt", weights_only=True)
+    charset = Charset(base["charset"])
+    shifted = {k: v + 1.0 if v.is_floating_point() else v + 5 for k, v in base["model"].items()}
+    save_weights(base["model"], charset, tmp_path / "a" / "model.pt", CRNN_V1)
+    save_weights(shifted, charset, tmp_path / "b" / "model.pt", CRNN_V1)
+    out = tmp_path / "soup"
+    export = ["export", "recognizer", "--checkpoint", str(tmp_path / "a" / "model.pt")]
+    export += ["--checkpoint", str(tmp_path / "b" / "model.pt"), "--out", str(out)]
+    assert _train_cli(export) == 0
+    mean = torch.load(out / "model.pt", weights_only=True)
+    assert mean["charset"] == base["charset"] and mean.keys() == base.keys()
+    for key, tensor in base["model"].items():
+        expected = tensor + 0.5 if tensor.is_floating_point() else tensor  # counters: the first file's
+        assert torch.allclose(mean["model"][key], expected, atol=1e-6), key
+    provenance = json.loads((out / "model.train.json").read_text())
+    assert provenance["average"] == "uniform" and len(provenance["checkpoints"]) == 2
+    assert load_recognizer(out, threads=1).charset.characters == charset.characters  # a working model folder
+    capsys.readouterr()
+
+    other = Charset(charset.characters[:-1])
+    classifier = {k: v[:-1] if k.startswith("classifier") else v for k, v in base["model"].items()}
+    save_weights(classifier, other, tmp_path / "c" / "model.pt", CRNN_V1)
+    mixed = ["export", "recognizer", "--checkpoint", str(tmp_path / "a" / "model.pt")]
+    mixed += ["--checkpoint", str(tmp_path / "c" / "model.pt"), "--out", str(tmp_path / "mixed")]
+    assert _train_cli(mixed) == 2
+    assert "another charset" in capsys.readouterr().err
+    assert not (tmp_path / "mixed" / "model.onnx").exists()

@@ -138,7 +138,17 @@ def add_training_commands(sub: argparse._SubParsersAction) -> None:
     export_sub = export.add_subparsers(dest="model_kind", required=True)
     for kind in ("detector", "recognizer"):
         p = export_sub.add_parser(kind)
-        p.add_argument("--checkpoint", type=Path, required=True)
+        if kind == "detector":
+            p.add_argument("--checkpoint", type=Path, required=True)
+        else:
+            p.add_argument(
+                "--checkpoint",
+                type=Path,
+                action="append",
+                required=True,
+                help="a run's checkpoint or a model.pt; repeat it to export the uniform mean of several runs' "
+                "weights (same architecture, charset and width scale: continuations of the same weights)",
+            )
         p.add_argument("--out", type=Path, required=True, help="model folder to write (model.onnx + model.json)")
         p.add_argument("--name", default=f"handocr-line-{kind}")
         p.add_argument("--version", default="0.1.0")
@@ -319,10 +329,13 @@ def cmd_export(args: argparse.Namespace) -> int:
                 "kind": "recognizer",
                 "backend": "ctc-onnx",
                 "temperature": 1.0,
-                "width_scale": read_weights(args.checkpoint).width_scale,
+                "width_scale": read_weights(args.checkpoint[0]).width_scale,  # the same in all (checked)
             }
     except ImportError as exc:
         return _missing_extra(exc)
+    except HandocrError as exc:
+        print(f"handocr: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
     settings = {"name": args.name, "version": args.version, "file": "model.onnx", **settings}
     settings_file = args.out / "model.json"
     if settings_file.exists():  # keep the calibration and decoder settings chosen earlier

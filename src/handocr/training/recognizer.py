@@ -8,7 +8,7 @@ import math
 import pickle
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -24,6 +24,7 @@ from handocr.recognition.charset import Charset
 from handocr.recognition.ctc import greedy_decode
 from handocr.recognition.preprocess import normalise_line, pad_batch
 from handocr.training.architectures import CRNN_V1, Architecture, get_architecture
+from handocr.training.average import average_weights
 from handocr.training.distill import check_geometry, distillation_loss, load_teacher, teacher_posteriors
 from handocr.training.finetune import WEIGHTS_FILE, InitialWeights, adapt_classifier, extend_charset, save_weights
 from handocr.training.line_data import LineSample, augment, augment_in_place, base_crop, cut_lines
@@ -431,20 +432,31 @@ class RecognizerTrainer:
             self.save("best.ckpt")
 
 
-def export_recognizer(checkpoint: Path, target: Path) -> Path:
+def export_recognizer(checkpoint: Path | Sequence[Path], target: Path) -> Path:
     """Export a checkpoint (or a ``model.pt``) to ONNX: input ``images (N, 1, H, W)``, output ``log_probs (N, W/d, C)``.
 
-    The charset, geometry (``line_height`` H, ``downsample`` d) and architecture go into the ONNX
-    metadata, so the file is self-contained. The torch weights with their charset are written beside
-    it as ``model.pt``, to fine-tune from.
+    Given several checkpoints, it exports the uniform mean of their weights
+    (:func:`~handocr.training.average.average_weights`). The charset, geometry (``line_height`` H,
+    ``downsample`` d) and architecture go into the ONNX metadata, so the file is self-contained. The
+    torch weights with their charset are written beside it as ``model.pt``, to fine-tune from; the
+    training histories as ``model.train.json``.
     """
     import onnx
 
-    state = torch.load(checkpoint, weights_only=False, map_location="cpu")
-    charset = Charset(state["charset"])
-    arch = get_architecture(state.get("architecture", CRNN_V1.name))
+    sources = [Path(checkpoint)] if isinstance(checkpoint, str | Path) else [Path(p) for p in checkpoint]
+    states = [torch.load(path, weights_only=False, map_location="cpu") for path in sources]
+    if len(sources) == 1:
+        state = states[0]
+        charset, arch_name, weights = Charset(state["charset"]), state.get("architecture", CRNN_V1.name), state["model"]
+        provenance = {"checkpoint": str(sources[0]), "history": state.get("history", [])}  # none in a model.pt
+    else:
+        mean = average_weights(sources)
+        charset, arch_name, weights = mean.charset, mean.architecture, mean.state
+        histories = [s.get("history", []) for s in states]
+        provenance = {"checkpoints": [str(p) for p in sources], "average": "uniform", "histories": histories}
+    arch = get_architecture(arch_name)
     model = arch.build(charset)
-    model.load_state_dict(state["model"])
+    model.load_state_dict(weights)
     target.parent.mkdir(parents=True, exist_ok=True)
     arch.export(model, target)
     proto = onnx.load(str(target))
@@ -458,8 +470,6 @@ def export_recognizer(checkpoint: Path, target: Path) -> Path:
         entry = proto.metadata_props.add()
         entry.key, entry.value = key, value
     onnx.save(proto, str(target))
-    (target.with_suffix(".train.json")).write_text(
-        json.dumps({"checkpoint": str(checkpoint), "history": state.get("history", [])}, indent=1)  # none in a model.pt
-    )
-    save_weights(state["model"], charset, target.with_name(WEIGHTS_FILE), arch)  # to fine-tune from (--from)
+    target.with_suffix(".train.json").write_text(json.dumps(provenance, indent=1))
+    save_weights(weights, charset, target.with_name(WEIGHTS_FILE), arch)  # to fine-tune from (--from)
     return target
