@@ -136,6 +136,84 @@ def test_the_lite_variant_costs_about_a_quarter_of_the_macs_of_a_line(model, lit
     assert 0.2 < cheap / small < 0.33
 
 
+@pytest.fixture(scope="module")
+def slim(lite):
+    """The ppocrv6-slim variant started from ``lite``'s weights (``--from`` them with ``--arch ppocrv6-slim``)."""
+    from handocr.training.architectures import PPOCR_V6_SLIM
+    from handocr.training.grow import reshape_ppocr_state
+
+    charset = Charset("abcdefgh ?¡")
+    variant = PPOCR_V6_SLIM.build(charset)
+    variant.load_state_dict(reshape_ppocr_state(lite.state_dict(), PPOCR_V6_SLIM.name, charset))
+    return variant.eval()
+
+
+def test_the_graph_has_eleven_widening_and_narrowing_pairs():
+    import onnx
+
+    from handocr.training.narrow import hidden_pairs
+    from handocr.training.ppocr import source_path
+
+    graph = onnx.load(str(source_path())).graph
+    dims = {i.name: list(i.dims) for i in graph.initializer}
+    pairs = hidden_pairs(graph)
+    assert len(pairs) == 11
+    for pair in pairs:
+        hidden, channels = dims[pair.widen][:2]
+        assert hidden == 2 * channels
+        assert dims[pair.widen_bias] == [1, hidden, 1, 1] and dims[pair.narrow] == [channels, hidden, 1, 1]
+
+
+def test_the_slim_variant_is_the_lite_one_without_its_weakest_hidden_channels(lite, slim):
+    """Every tensor is lite's but the pairs', which keep half their hidden channels: the same rows of
+    all three tensors, so slim computes what lite computes with the other channels' outputs unused."""
+    pairs = {key for pair in slim.hidden_pairs for key in (pair.widen, pair.widen_bias, pair.narrow)}
+    own, parent = slim.state_dict(), lite.state_dict()
+    assert own.keys() == parent.keys() and len(pairs) == 33
+    assert all(torch.equal(own[key], parent[key]) for key in own if key not in pairs)
+    unused = {key: value.clone() for key, value in parent.items()}
+    for pair in slim.hidden_pairs:
+        full, kept = parent[pair.widen].flatten(1), own[pair.widen].flatten(1)
+        assert kept.shape[0] == full.shape[0] // 2
+        chosen = [int(torch.nonzero((full == row).all(dim=1))[0]) for row in kept]
+        assert chosen == sorted(chosen)
+        assert torch.equal(own[pair.widen_bias], parent[pair.widen_bias][:, chosen])
+        assert torch.equal(own[pair.narrow], parent[pair.narrow][:, chosen])
+        dropped = sorted(set(range(full.shape[0])) - set(chosen))
+        unused[pair.narrow][:, dropped] = 0
+    reference = type(lite)(Charset("abcdefgh ?¡"), shape=lite.shape).eval()
+    reference.load_state_dict(unused)
+    ink = torch.from_numpy(_ink(2, 160, seed=2, height=32))
+    with torch.no_grad():
+        torch.testing.assert_close(slim(ink), reference(ink), atol=1e-4, rtol=1e-4)
+
+
+def test_the_slim_variant_exports_and_costs_about_two_thirds_of_the_lite_macs(lite, slim, tmp_path):
+    from bench.network_cost import MacCounter
+
+    from handocr.training.ppocr import export_onnx
+
+    _export_matches_torch(slim, tmp_path, height=32, downsample=4)
+    export_onnx(lite, tmp_path / "lite.onnx")
+    ratio = sum(MacCounter(tmp_path / "model.onnx").line(32, 480).values()) / sum(
+        MacCounter(tmp_path / "lite.onnx").line(32, 480).values()
+    )
+    assert 0.6 < ratio < 0.72
+
+
+def test_hidden_channels_are_only_ever_cut(slim, lite):
+    from handocr.training.architectures import PpOcrShape
+    from handocr.training.narrow import narrow_state
+    from handocr.training.ppocr import _load_graph, source_path
+
+    wide = {key: value.shape for key, value in lite.state_dict().items()}
+    with pytest.raises(ValueError, match="cannot grow"):
+        narrow_state(slim.state_dict(), slim.hidden_pairs, wide)
+    for bad in (0.0, 1.5):
+        with pytest.raises(ValueError, match="hidden_fraction"):
+            _load_graph(source_path(), PpOcrShape(line_height=32, hidden_fraction=bad))
+
+
 def test_graph_edits_check_the_line_height():
     from handocr.training.architectures import PpOcrShape
     from handocr.training.ppocr import _load_graph, source_path

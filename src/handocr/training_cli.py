@@ -56,9 +56,11 @@ def add_training_commands(sub: argparse._SubParsersAction) -> None:
                 choices=sorted(ARCHITECTURES),
                 help="architecture: from scratch crnn-v1 (the default; compact), crnn-wide (twice its "
                 "channels), ppocrv6-small (PP-OCRv6 from the rapidocr wheel, fine-tuned; the shipped "
-                "default) or ppocrv6-lite (ppocrv6-small at 32 rows and a quarter of its MACs); with "
-                "--from, the weights' own, crnn-wide to grow crnn-v1 weights into it, or ppocrv6-lite to "
-                "start it from ppocrv6-small weights (or back)",
+                "default), ppocrv6-lite (ppocrv6-small at 32 rows and a quarter of its MACs) or "
+                "ppocrv6-slim (ppocrv6-lite with half the hidden channels of its blocks, two thirds of its "
+                "MACs); with --from, the weights' own, crnn-wide to grow crnn-v1 weights into it, or a "
+                "PP-OCR variant to start it from another's weights (ppocrv6-slim keeps the hidden channels "
+                "that carry the most)",
             )
             p.add_argument(
                 "--from",

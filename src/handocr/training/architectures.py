@@ -43,12 +43,16 @@ class PpOcrShape:
     (2, 1)), so the last two stages, about three quarters of the MACs, read half as many columns;
     the pooling in front of the neck then no longer halves them. ``frames_per_column``: CTC frames
     the head emits for each column of the neck (a learned linear map splits each column's features
-    into that many before the classifier, started as copies).
+    into that many before the classifier, started as copies). ``hidden_fraction``: the share of
+    the hidden channels each block's pair of pointwise convolutions keeps (those between its
+    widening and its narrowing convolution, about seven tenths of the MACs; see
+    :mod:`handocr.training.narrow`).
     """
 
     line_height: int = 48
     late_column_stride: int = 1
     frames_per_column: int = 1
+    hidden_fraction: float = 1.0
 
     @property
     def downsample(self) -> int:
@@ -129,7 +133,14 @@ PPOCR_V6_LITE = _ppocr_architecture(
     "ppocrv6-lite)",
     PpOcrShape(line_height=32, late_column_stride=2, frames_per_column=2),
 )
-ARCHITECTURES = {a.name: a for a in (CRNN_V1, CRNN_WIDE, PPOCR_V6, PPOCR_V6_LITE)}
+PPOCR_V6_SLIM = _ppocr_architecture(
+    "ppocrv6-slim",
+    "ppocrv6-lite with half the hidden channels in each block's pair of pointwise convolutions (about "
+    "two thirds of its MACs); starts from ppocrv6-lite or ppocrv6-small weights, keeping the channels "
+    "that carry the most (--from them with --arch ppocrv6-slim)",
+    PpOcrShape(line_height=32, late_column_stride=2, frames_per_column=2, hidden_fraction=0.5),
+)
+ARCHITECTURES = {a.name: a for a in (CRNN_V1, CRNN_WIDE, PPOCR_V6, PPOCR_V6_LITE, PPOCR_V6_SLIM)}
 
 
 def get_architecture(name: str) -> Architecture:

@@ -26,6 +26,7 @@ from handocr.recognition.charset import Charset
 from handocr.training.architectures import ARCHITECTURES, CrnnShape, get_architecture
 from handocr.training.crnn import CRNN
 from handocr.training.finetune import InitialWeights
+from handocr.training.narrow import narrow_state
 
 CONV_LAYERS = (0, 2, 4, 5, 7)  # indices in CRNN.features of the conv blocks (conv, batch norm, ReLU)
 
@@ -44,10 +45,13 @@ def _both_ppocr(source: str, target: str) -> bool:
 def reshape_ppocr_state(state: dict[str, torch.Tensor], target: str, charset: Charset) -> dict[str, torch.Tensor]:
     """The state dict of the PP-OCR variant ``target`` (for ``charset``) that starts from ``state``,
     the weights of another: the variants share every weight (they differ in strides and input
-    height, which weights do not carry), and a layer only the target has (its frame split) starts as
-    the target builds it, as copies. ``ValueError`` when a shared weight's shape differs."""
+    height, which weights do not carry), but a narrower target keeps only some hidden channels of
+    each pair (:func:`~handocr.training.narrow.narrow_state` chooses them), and a layer only the
+    target has (its frame split) starts as the target builds it, as copies. ``ValueError`` when a
+    shared weight's shape differs otherwise."""
     model = get_architecture(target).build(charset)
     reshaped = model.state_dict()
+    state = narrow_state(state, model.hidden_pairs, {key: value.shape for key, value in reshaped.items()})
     for key, value in state.items():
         if key not in reshaped:
             continue  # a layer the target lacks (a frame split) is dropped

@@ -26,6 +26,7 @@ from handocr.errors import ModelNotFound
 from handocr.recognition.charset import Charset
 from handocr.training.architectures import PpOcrShape
 from handocr.training.graph_simplify import attribute_owner, graph_attribute, simplify
+from handocr.training.narrow import HiddenPair, hidden_pairs, narrow_graph
 
 ARCHITECTURE = "ppocrv6-small"
 SOURCE_FILE = "PP-OCRv6_rec_small.onnx"
@@ -74,8 +75,9 @@ def _load_graph(path: Path, shape: PpOcrShape = PPOCR_SHAPE):
 
 
 def _reshape_graph(graph, shape: PpOcrShape) -> None:
-    """Edit PP-OCR's graph in place to read ``shape.line_height`` rows and, with
-    ``shape.late_column_stride`` 2, to halve the columns where the third stage halves the rows.
+    """Edit PP-OCR's graph in place to read ``shape.line_height`` rows, with
+    ``shape.late_column_stride`` 2 to halve the columns where the third stage halves the rows, and
+    with ``shape.hidden_fraction`` below 1 to keep fewer hidden channels (:func:`narrow_graph`).
 
     PP-OCR halves the rows only (stride (2, 1)) at the opening of its last two stages, and its
     average pooling in front of the neck folds the last rows into one and halves the columns
@@ -95,6 +97,10 @@ def _reshape_graph(graph, shape: PpOcrShape) -> None:
     pool = [shape.line_height // 16, 2 // shape.late_column_stride]
     _set_ints(pools[0], "kernel_shape", pool)
     _set_ints(pools[0], "strides", pool)
+    if not 0 < shape.hidden_fraction <= 1:
+        raise ValueError(f"hidden_fraction must be in (0, 1], not {shape.hidden_fraction}")
+    if shape.hidden_fraction < 1:
+        narrow_graph(graph, shape.hidden_fraction)
 
 
 def _ints(node, name: str, default: list[int] | None = None) -> list[int]:
@@ -165,6 +171,10 @@ class PpOcrRecognizer(nn.Module):
         graph, dictionary = _load_graph(self.source, shape)
         self.body = convert(graph, attach_onnx_mapping=True)
         self.onnx_names = _onnx_names(self.body, graph)
+        keys = {name: key for key, name in self.onnx_names.items()}
+        self.hidden_pairs = [  # state-dict keys of the pairs narrow_state may cut
+            HiddenPair(keys[p.widen], keys[p.widen_bias], keys[p.narrow]) for p in hidden_pairs(graph.graph)
+        ]
         _make_trainable(self.body)
         self._slice_head(_head_columns(charset, dictionary))
         if shape.frames_per_column > 1:
