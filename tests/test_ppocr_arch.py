@@ -89,16 +89,21 @@ def test_export_writes_the_trained_weights_for_any_batch_and_width(model, tmp_pa
     _export_matches_torch(model, tmp_path, height=48, downsample=8)
 
 
-@pytest.fixture(scope="module")
-def lite(model):
-    """The ppocrv6-lite variant started from ``model``'s weights, as ``--from ... --arch ppocrv6-lite`` starts it."""
-    from handocr.training.architectures import PPOCR_V6_LITE
+def _variant_from(parent, name: str):
+    """The PP-OCR variant ``name`` started from ``parent``'s weights, as ``--from ... --arch NAME`` starts it."""
+    from handocr.training.architectures import get_architecture
     from handocr.training.grow import reshape_ppocr_state
 
     charset = Charset("abcdefgh ?¡")
-    variant = PPOCR_V6_LITE.build(charset)
-    variant.load_state_dict(reshape_ppocr_state(model.state_dict(), PPOCR_V6_LITE.name, charset))
+    variant = get_architecture(name).build(charset)
+    variant.load_state_dict(reshape_ppocr_state(parent.state_dict(), name, charset))
     return variant.eval()
+
+
+@pytest.fixture(scope="module")
+def lite(model):
+    """The ppocrv6-lite variant started from ``model``'s weights."""
+    return _variant_from(model, "ppocrv6-lite")
 
 
 def test_the_lite_variant_reads_32_rows_into_a_frame_every_4_columns_from_the_same_weights(model, lite):
@@ -138,14 +143,8 @@ def test_the_lite_variant_costs_about_a_quarter_of_the_macs_of_a_line(model, lit
 
 @pytest.fixture(scope="module")
 def slim(lite):
-    """The ppocrv6-slim variant started from ``lite``'s weights (``--from`` them with ``--arch ppocrv6-slim``)."""
-    from handocr.training.architectures import PPOCR_V6_SLIM
-    from handocr.training.grow import reshape_ppocr_state
-
-    charset = Charset("abcdefgh ?¡")
-    variant = PPOCR_V6_SLIM.build(charset)
-    variant.load_state_dict(reshape_ppocr_state(lite.state_dict(), PPOCR_V6_SLIM.name, charset))
-    return variant.eval()
+    """The ppocrv6-slim variant started from ``lite``'s weights."""
+    return _variant_from(lite, "ppocrv6-slim")
 
 
 def test_the_graph_has_eleven_widening_and_narrowing_pairs():
