@@ -87,6 +87,8 @@ def _reshape_graph(graph, shape: PpOcrShape) -> None:
         raise ValueError(f"a PP-OCR line height must be a multiple of 16, not {shape.line_height}")
     if shape.late_column_stride not in (1, 2):
         raise ValueError(f"late_column_stride must be 1 or 2, not {shape.late_column_stride}")
+    if not 0 < shape.hidden_fraction <= 1:
+        raise ValueError(f"hidden_fraction must be in (0, 1], not {shape.hidden_fraction}")
 
     row_only = [n for n in graph.node if n.op_type == "Conv" and _ints(n, "strides", [1, 1]) == [2, 1]]
     pools = [n for n in graph.node if n.op_type == "AveragePool"]
@@ -97,8 +99,6 @@ def _reshape_graph(graph, shape: PpOcrShape) -> None:
     pool = [shape.line_height // 16, 2 // shape.late_column_stride]
     _set_ints(pools[0], "kernel_shape", pool)
     _set_ints(pools[0], "strides", pool)
-    if not 0 < shape.hidden_fraction <= 1:
-        raise ValueError(f"hidden_fraction must be in (0, 1], not {shape.hidden_fraction}")
     if shape.hidden_fraction < 1:
         narrow_graph(graph, shape.hidden_fraction)
 
