@@ -245,7 +245,7 @@ def test_a_cached_split_is_never_reused_by_another_seed(two_page_set, tmp_path):
     assert (run / "lines-holdout0.5-seed3.pkl").is_file()
 
 
-def test_export_of_several_checkpoints_writes_the_mean_of_their_weights(base_model, tmp_path, capsys):
+def test_export_of_several_checkpoints_writes_the_mean_of_their_weights(base_model, tmp_path, capsys, monkeypatch):
     from handocr.models import load_recognizer
     from handocr.training.architectures import CRNN_V1
     from handocr.training.finetune import save_weights
@@ -258,7 +258,11 @@ def test_export_of_several_checkpoints_writes_the_mean_of_their_weights(base_mod
     out = tmp_path / "soup"
     export = ["export", "recognizer", "--checkpoint", str(tmp_path / "a" / "model.pt")]
     export += ["--checkpoint", str(tmp_path / "b" / "model.pt"), "--out", str(out)]
+    reads, real_load = [], torch.load
+    monkeypatch.setattr(torch, "load", lambda path, *a, **k: reads.append(Path(path)) or real_load(path, *a, **k))
     assert _train_cli(export) == 0
+    monkeypatch.undo()
+    assert sorted(reads) == [tmp_path / "a" / "model.pt", tmp_path / "b" / "model.pt"]  # each file read once
     mean = torch.load(out / "model.pt", weights_only=True)
     assert mean["charset"] == base["charset"] and mean.keys() == base.keys()
     for key, tensor in base["model"].items():

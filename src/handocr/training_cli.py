@@ -323,15 +323,15 @@ def cmd_export(args: argparse.Namespace) -> int:
                 "imgsz": args.imgsz,
             }
         else:
-            from handocr.training.finetune import read_weights
-            from handocr.training.recognizer import export_recognizer
+            from handocr.training.recognizer import export_weights, read_export_sources
 
-            export_recognizer(args.checkpoint, args.out / "model.onnx")
+            weights, provenance = read_export_sources(args.checkpoint)
+            export_weights(weights, provenance, args.out / "model.onnx")
             settings = {
                 "kind": "recognizer",
                 "backend": "ctc-onnx",
                 "temperature": 1.0,
-                "width_scale": read_weights(args.checkpoint[0]).width_scale,  # the same in all (checked)
+                "width_scale": weights.width_scale,  # the same in all when averaged (checked)
             }
     except ImportError as exc:
         return _missing_extra(exc)

@@ -9,40 +9,39 @@ architecture, charset, width scale, and the name, shape and type of every tensor
 from __future__ import annotations
 
 from collections.abc import Sequence
-from pathlib import Path
 
 import torch
 
 from handocr.errors import HandocrError
-from handocr.training.finetune import InitialWeights, read_weights
+from handocr.training.finetune import InitialWeights
 
 
-def average_weights(paths: Sequence[Path]) -> InitialWeights:
-    """The uniform mean of the weights in ``paths`` (checkpoints or ``model.pt`` files; two or more).
+def average(weights: Sequence[InitialWeights]) -> InitialWeights:
+    """The uniform mean of ``weights`` (two or more, each as
+    :func:`~handocr.training.finetune.read_weights` returns it).
 
     Floating-point tensors are averaged in float64 and cast back; other tensors (BatchNorm's step
-    counters) are taken from the first file. Raises :class:`HandocrError` when the files disagree
-    on architecture, charset, width scale or tensors.
+    counters) are taken from the first. Raises :class:`HandocrError` when they disagree on
+    architecture, charset, width scale or tensors.
     """
-    if len(paths) < 2:
+    if len(weights) < 2:
         raise HandocrError("averaging needs two or more checkpoints")
-    weights = [read_weights(Path(p)) for p in paths]
     first = weights[0]
-    for path, other in zip(paths[1:], weights[1:], strict=True):
-        _check_compatible(paths[0], first, path, other)
+    for other in weights[1:]:
+        _check_compatible(first, other)
     state = {key: _mean([w.state[key] for w in weights]) for key in first.state}
     return InitialWeights(
         state=state,
         charset=first.charset,
-        source=" + ".join(str(p) for p in paths),
+        source=" + ".join(w.source for w in weights),
         architecture=first.architecture,
         width_scale=first.width_scale,
     )
 
 
-def _check_compatible(first_path: Path, first: InitialWeights, path: Path, other: InitialWeights) -> None:
+def _check_compatible(first: InitialWeights, other: InitialWeights) -> None:
     def refuse(what: str) -> HandocrError:
-        return HandocrError(f"cannot average {path} with {first_path}: {what}")
+        return HandocrError(f"cannot average {other.source} with {first.source}: {what}")
 
     if other.architecture != first.architecture:
         raise refuse(f"architecture {other.architecture}, not {first.architecture}")

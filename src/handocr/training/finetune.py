@@ -65,14 +65,21 @@ def resolve_init(spec: str) -> InitialWeights | None:
     return read_weights(path)
 
 
-def read_weights(path: Path) -> InitialWeights:
-    """Read a weights file or a trainer checkpoint (see the module docstring)."""
+def load_weights_file(path: Path) -> object:
+    """What ``path`` (a weights file or a trainer checkpoint) holds, as stored: read it once and
+    pass it to :func:`read_weights` and whatever else needs the file's other entries."""
     try:
-        obj = torch.load(path, map_location="cpu", weights_only=True)
+        return torch.load(path, map_location="cpu", weights_only=True)
     except Exception:
         if path.suffix != ".ckpt":  # only our own checkpoints (they hold RNG state) are unpickled in full
             raise
-        obj = torch.load(path, map_location="cpu", weights_only=False)
+        return torch.load(path, map_location="cpu", weights_only=False)
+
+
+def read_weights(path: Path, loaded: object = None) -> InitialWeights:
+    """Read a weights file or a trainer checkpoint (see the module docstring); ``loaded`` is what
+    :func:`load_weights_file` already read from ``path``, so the file is not read again."""
+    obj = load_weights_file(path) if loaded is None else loaded
     architecture = CRNN_V1.name
     if isinstance(obj, dict) and isinstance(obj.get("model"), dict):
         state, characters = obj["model"], obj.get("charset")

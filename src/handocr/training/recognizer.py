@@ -24,9 +24,17 @@ from handocr.recognition.charset import Charset
 from handocr.recognition.ctc import greedy_decode
 from handocr.recognition.preprocess import normalise_line, pad_batch
 from handocr.training.architectures import CRNN_V1, Architecture, get_architecture
-from handocr.training.average import average_weights
+from handocr.training.average import average
 from handocr.training.distill import check_geometry, distillation_loss, load_teacher, teacher_posteriors
-from handocr.training.finetune import WEIGHTS_FILE, InitialWeights, adapt_classifier, extend_charset, save_weights
+from handocr.training.finetune import (
+    WEIGHTS_FILE,
+    InitialWeights,
+    adapt_classifier,
+    extend_charset,
+    load_weights_file,
+    read_weights,
+    save_weights,
+)
 from handocr.training.line_data import LineSample, augment, augment_in_place, base_crop, cut_lines
 from handocr.training.offline import set_torch_threads
 
@@ -436,27 +444,36 @@ def export_recognizer(checkpoint: Path | Sequence[Path], target: Path) -> Path:
     """Export a checkpoint (or a ``model.pt``) to ONNX: input ``images (N, 1, H, W)``, output ``log_probs (N, W/d, C)``.
 
     Given several checkpoints, it exports the uniform mean of their weights
-    (:func:`~handocr.training.average.average_weights`). The charset, geometry (``line_height`` H,
-    ``downsample`` d) and architecture go into the ONNX metadata, so the file is self-contained. The
-    torch weights with their charset are written beside it as ``model.pt``, to fine-tune from; the
-    training histories as ``model.train.json``.
+    (:func:`~handocr.training.average.average`). See :func:`export_weights`.
     """
+    return export_weights(*read_export_sources(checkpoint), target)
+
+
+def read_export_sources(checkpoint: Path | Sequence[Path]) -> tuple[InitialWeights, dict[str, Any]]:
+    """The weights to export from ``checkpoint`` (one file, or several to average, each read once)
+    and their provenance for ``model.train.json``: the file(s) and the training histories (none in
+    a ``model.pt``)."""
+    sources = [Path(checkpoint)] if isinstance(checkpoint, str | Path) else [Path(p) for p in checkpoint]
+    loaded = [load_weights_file(path) for path in sources]
+    weights = [read_weights(path, obj) for path, obj in zip(sources, loaded, strict=True)]
+    histories = [obj.get("history", []) if isinstance(obj, dict) else [] for obj in loaded]
+    if len(sources) == 1:
+        return weights[0], {"checkpoint": str(sources[0]), "history": histories[0]}
+    provenance = {"checkpoints": [str(p) for p in sources], "average": "uniform", "histories": histories}
+    return average(weights), provenance
+
+
+def export_weights(weights: InitialWeights, provenance: dict[str, Any], target: Path) -> Path:
+    """Write ``weights`` to ONNX at ``target``. The charset, geometry (``line_height`` H, ``downsample``
+    d) and architecture go into the ONNX metadata, so the file is self-contained. The torch weights
+    with their charset are written beside it as ``model.pt``, to fine-tune from; ``provenance`` as
+    ``model.train.json``."""
     import onnx
 
-    sources = [Path(checkpoint)] if isinstance(checkpoint, str | Path) else [Path(p) for p in checkpoint]
-    states = [torch.load(path, weights_only=False, map_location="cpu") for path in sources]
-    if len(sources) == 1:
-        state = states[0]
-        charset, arch_name, weights = Charset(state["charset"]), state.get("architecture", CRNN_V1.name), state["model"]
-        provenance = {"checkpoint": str(sources[0]), "history": state.get("history", [])}  # none in a model.pt
-    else:
-        mean = average_weights(sources)
-        charset, arch_name, weights = mean.charset, mean.architecture, mean.state
-        histories = [s.get("history", []) for s in states]
-        provenance = {"checkpoints": [str(p) for p in sources], "average": "uniform", "histories": histories}
+    charset, arch_name, state = weights.charset, weights.architecture, weights.state
     arch = get_architecture(arch_name)
     model = arch.build(charset)
-    model.load_state_dict(weights)
+    model.load_state_dict(state)
     target.parent.mkdir(parents=True, exist_ok=True)
     arch.export(model, target)
     proto = onnx.load(str(target))
@@ -471,5 +488,5 @@ def export_recognizer(checkpoint: Path | Sequence[Path], target: Path) -> Path:
         entry.key, entry.value = key, value
     onnx.save(proto, str(target))
     target.with_suffix(".train.json").write_text(json.dumps(provenance, indent=1))
-    save_weights(weights, charset, target.with_name(WEIGHTS_FILE), arch)  # to fine-tune from (--from)
+    save_weights(state, charset, target.with_name(WEIGHTS_FILE), arch)  # to fine-tune from (--from)
     return target
