@@ -45,3 +45,17 @@ def test_reading_order_runs_top_to_bottom(shipped_reader):
     page = shipped_reader.read(EXAMPLES / "copiste_0212.jpg").pages[0]
     centres = [(line.box[1] + line.box[3]) / 2 for line in page.lines]
     assert centres == sorted(centres) or sum(b < a for a, b in itertools.pairwise(centres)) <= 1
+
+
+# The shipped alternatives to the default recognizer on the same page (measured: lite 0.029, slim 0.053,
+# fast 0.078 with detector 0.5.2); each bound leaves room for a retrained model but not a broken one.
+MAX_PAGE_CER_BY_RECOGNIZER = {"line-recognizer-lite": 0.06, "line-recognizer-slim": 0.09, "line-recognizer-fast": 0.12}
+
+
+@pytest.mark.parametrize("recognizer", sorted(MAX_PAGE_CER_BY_RECOGNIZER))
+def test_each_shipped_recognizer_reads_the_sample_page(recognizer):
+    document = Reader.load(recognizer=recognizer, threads=1).read(EXAMPLES / "copiste_0212.jpg")
+    reference = (EXAMPLES / "copiste_0212.gt.txt").read_text().strip()
+    hypothesis = "\n".join(line.text for line in document.pages[0].lines)
+    assert cer([reference], [hypothesis]) < MAX_PAGE_CER_BY_RECOGNIZER[recognizer]
+    assert document.model.recognizer.name == f"handocr-{recognizer}"
