@@ -26,7 +26,7 @@ import dataclasses
 import importlib.machinery
 import importlib.util
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -50,13 +50,18 @@ NATIVE_MODULE = "handocr.recognition._ctcbeam"
 
 
 def recognizer_and_pages(
-    description: str, argv: list[str] | None, baseline_option: bool = False
+    description: str,
+    argv: list[str] | None,
+    baseline_option: bool = False,
+    add_arguments: Callable[[argparse.ArgumentParser], None] | None = None,
 ) -> tuple[argparse.Namespace, Any, list]:
-    """The decoding benchmarks' arguments (the shared ones, ``--recognizer`` and, with
-    ``baseline_option``, ``--baseline``), the recognizer (loaded with ``--threads``) and the pages;
-    exits with a message when the C search is not built."""
+    """The decoding benchmarks' arguments (the shared ones, ``--recognizer``, with
+    ``baseline_option`` ``--baseline``, and those ``add_arguments`` adds), the recognizer (loaded
+    with ``--threads``) and the pages; exits with a message when the C search is not built."""
     parser = base_parser(description)
     parser.add_argument("--recognizer", default="line-recognizer", help="model folder or name")
+    if add_arguments is not None:
+        add_arguments(parser)
     if baseline_option:
         parser.add_argument(
             "--baseline",

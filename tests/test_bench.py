@@ -592,3 +592,25 @@ def test_network_cost_counts_and_times_the_batches_the_recognizer_reads(tmp_path
     counted = MacCounter(find_model("line-recognizer-fast").onnx_path).batch(batch)
     assert 0.5e6 * batch.shape[3] < sum(counted.values()) < 2e6 * batch.shape[3]
     assert "5 ms a line of network time buys" in (tmp_path / "network_cost-t.md").read_text()
+
+
+def test_the_page_language_bench_runs_another_checkouts_modules_beside_these(tmp_path: Path) -> None:
+    from bench.page_language import guess, load_baseline
+
+    import handocr.recognition.ctc as ctc
+    import handocr.recognition.language as language
+    from handocr.recognition.lexicon import Lexicon
+
+    base = load_baseline(Path(__file__).resolve().parents[1] / "src")  # this checkout, as a baseline
+    assert base["ctc"] is not ctc and base["lexicon"].Lexicon is not Lexicon
+    characters = "abcdehlotu "
+    words = {"fr": ["le", "chat", "du"], "en": ["the", "cat", "hello"]}
+    rng = np.random.default_rng(0)
+    log_probs = [ctc.log_softmax(rng.normal(0, 3, (int(rng.integers(5, 40)), len(characters) + 1))) for _ in range(6)]
+    mine = guess(ctc, language, {k: Lexicon(v) for k, v in words.items()}, log_probs, characters)
+    theirs = guess(
+        base["ctc"], base["language"], {k: base["lexicon"].Lexicon(v) for k, v in words.items()}, log_probs, characters
+    )
+    assert [r.text for r in mine[0]] == [r.text for r in theirs[0]] and mine[1] == theirs[1]
+    with pytest.raises(SystemExit, match="no "):
+        load_baseline(tmp_path)

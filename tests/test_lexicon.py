@@ -23,6 +23,15 @@ def test_only_plain_words_are_judged():
     assert not lexicon.knows("cax")
 
 
+@pytest.mark.parametrize("lexicon_words", [["Cat", "été", "zebra", "ab", "abc"], ["chat"], []])
+def test_knows_each_answers_as_knows_does(lexicon_words):
+    lexicon = Lexicon(lexicon_words)
+    words = ["cat", "CAT,", "été", "Été!", "zebras", "zebr", "a", "ab", "abc", "abcd", "chat", "chats"]
+    words += ["1788", "l'album", "", "...", "catcatcatcatcat", "«zebra»", "x" * 40, "œuvre", "ÉTÉ"]
+    assert lexicon.knows_each(words) == [lexicon.knows(word) for word in words]
+    assert lexicon.knows_each([]) == []
+
+
 def test_a_lexicon_file_round_trips_and_is_deterministic(tmp_path):
     lexicon = Lexicon(["zebra", "apple", "Apple"])
     lexicon.save(tmp_path / "a.txt.gz")

@@ -38,20 +38,19 @@ def log_softmax(logits: np.ndarray, axis: int = -1) -> np.ndarray:
 def greedy_decode(log_probs: np.ndarray, characters: str) -> DecodedLine:
     """Best-path decode of one line's ``(T, C)`` log-probabilities (class 0 = blank).
 
-    A character's confidence is the highest frame probability of its run.
+    A character's confidence is the highest frame probability of its run. The runs of the best
+    path are found with NumPy, so the cost in Python is per character, not per frame.
     """
+    frames = log_probs.shape[0]
+    if frames == 0:
+        return DecodedLine("", [], [])
     best = log_probs.argmax(axis=1)
-    probs = np.exp(log_probs.max(axis=1))
-    text, confs, spans = [], [], []
-    prev = 0
-    for t, cls in enumerate(best):
-        cls = int(cls)
-        if cls != 0 and cls != prev:
-            text.append(characters[cls - 1])
-            confs.append(float(probs[t]))
-            spans.append((t, t))
-        elif cls != 0 and cls == prev:
-            confs[-1] = max(confs[-1], float(probs[t]))
-            spans[-1] = (spans[-1][0], t)
-        prev = cls
-    return DecodedLine("".join(text), confs, spans)
+    probs = np.exp(np.take_along_axis(log_probs, best[:, None], axis=1)[:, 0])
+    starts = np.flatnonzero(np.concatenate(([True], best[1:] != best[:-1])))
+    ends = np.append(starts[1:] - 1, frames - 1)
+    peaks = np.maximum.reduceat(probs, starts)
+    kept = best[starts] != 0
+    classes = best[starts][kept].tolist()
+    spans = list(zip(starts[kept].tolist(), ends[kept].tolist(), strict=True))
+    text = "".join(characters[c - 1] for c in classes)
+    return DecodedLine(text, peaks[kept].tolist(), spans)

@@ -50,12 +50,13 @@ def guess_language(
     languages tell nothing); the most counted language wins if it has at least ``min_words`` of
     them and ``min_ratio`` times the next language's count.
     """
+    words = [word for text in texts for word in text.split()]
+    known = {code: lexicon.knows_each(words) for code, lexicon in lexicons.items()}
     counts: Counter[str] = Counter()
-    for text in texts:
-        for word in text.split():
-            knowing = [code for code, lexicon in lexicons.items() if lexicon.knows(word)]
-            if len(knowing) == 1:
-                counts[knowing[0]] += 1
+    for i in range(len(words)):
+        knowing = [code for code, known_here in known.items() if known_here[i]]
+        if len(knowing) == 1:
+            counts[knowing[0]] += 1
     ranked = counts.most_common(2)
     if not ranked or ranked[0][1] < min_words:
         return None
