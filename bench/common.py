@@ -131,6 +131,7 @@ def machine_description() -> dict[str, Any]:
         "platform": platform.platform(),
         "python": platform.python_version(),
         "onnxruntime": onnxruntime.__version__,
+        "openvino": package_version("openvino"),  # None when not installed; its speed changes by release
         "numpy": np.__version__,
         "handocr": package_version("handocr"),
         "git_commit": git_commit(),
