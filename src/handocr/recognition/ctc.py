@@ -49,8 +49,9 @@ def greedy_decode(log_probs: np.ndarray, characters: str) -> DecodedLine:
     starts = np.flatnonzero(np.concatenate(([True], best[1:] != best[:-1])))
     ends = np.append(starts[1:] - 1, frames - 1)
     peaks = np.maximum.reduceat(probs, starts)
-    kept = best[starts] != 0
-    classes = best[starts][kept].tolist()
+    run_classes = best[starts]
+    kept = run_classes != 0
+    classes = run_classes[kept].tolist()
     spans = list(zip(starts[kept].tolist(), ends[kept].tolist(), strict=True))
     text = "".join(characters[c - 1] for c in classes)
     return DecodedLine(text, peaks[kept].tolist(), spans)

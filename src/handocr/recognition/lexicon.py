@@ -87,16 +87,10 @@ class Lexicon:
         """Whether ``word`` is in the lexicon, or is no plain word and so is not judged."""
         known = self._recent.get(word)
         if known is None:
-            key = lexicon_key(word)
-            if key is None:
-                known = True
-            else:
-                wanted = key.encode("utf-8")
-                i = int(np.searchsorted(self._sorted, wanted))
-                known = i < len(self._sorted) and self._sorted[i] == wanted
+            known = self.knows_each([word])[0]
             if len(self._recent) > 20_000:
                 self._recent.clear()
-            self._recent[word] = bool(known)
+            self._recent[word] = known
         return known
 
     def knows_each(self, words: Sequence[str]) -> list[bool]:
