@@ -60,11 +60,10 @@ def load_baseline(src: Path) -> dict[str, ModuleType]:
 
 def language_lexicon_files(recognizer_name: str) -> dict[str, Path]:
     """Each language's lexicon file of a recognizer (``languages`` in its ``model.json``)."""
-    from handocr.models import find_model
+    from handocr.models import decoder_settings, find_model
 
-    spec = find_model(recognizer_name)
-    languages = spec.settings.get("languages") or {}
-    return {code: spec.folder / entry["lexicon"] for code, entry in languages.items() if entry.get("lexicon")}
+    languages = decoder_settings(find_model(recognizer_name)).get("languages") or {}
+    return {code: Path(entry["lexicon"]) for code, entry in languages.items() if entry.get("lexicon")}
 
 
 def guess(

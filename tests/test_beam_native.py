@@ -19,7 +19,7 @@ from handocr.recognition.ctc import log_softmax
 from handocr.recognition.lexicon import Lexicon
 from handocr.recognition.lm import CharNgramLM, build_char_lm
 
-MODELS = Path(__file__).resolve().parents[1] / "models" / "line-recognizer"
+MODELS = Path(__file__).resolve().parents[1] / "models" / "languages"
 CHARS = "abcdefghijklmnopqrstuvwxyzéèàçABCDEÉ .,;'-0123"
 
 

@@ -208,3 +208,48 @@ def test_the_service_reads_each_request_in_the_language_it_asks_for():
         assert wait_for(client, job.headers["operation-location"], AUTH)["status"] == "succeeded"
         assert asked[-1] == "any"
         assert client.post("/v1/jobs?language=de", content=png(), headers=image).status_code == 422
+
+
+def test_decoder_files_come_from_the_model_folder_first_then_the_shared_languages_folder(tmp_path):
+    from handocr.models import decoder_settings, find_model, load_recognizer
+
+    languages = {"fr": {"lm": "char-lm-fr.npz", "lexicon": "lexicon-fr.txt.gz"}}
+    folder = _model_with_languages(tmp_path, languages)  # holds its own char-lm.npz, not the French files
+    settings = decoder_settings(find_model(folder))
+    assert settings["lm"] == str(folder / "char-lm.npz")  # its own, though languages/ has one too
+    shared = REPO / "models" / "languages"
+    french = {"lm": str(shared / "char-lm-fr.npz"), "lexicon": str(shared / "lexicon-fr.txt.gz")}
+    assert settings["languages"]["fr"] == french
+    assert json.loads((folder / "model.json").read_text())["languages"] == languages  # model.json keeps the names
+    assert load_recognizer(folder, threads=1).language_decoders["fr"].lexicon is not None
+
+
+def test_a_languages_folder_in_handocr_models_comes_before_the_shipped_one(tmp_path, monkeypatch):
+    from handocr.models import decoder_settings, find_model
+
+    root = tmp_path / "mine"
+    (root / "languages").mkdir(parents=True)
+    shutil.copy(REPO / "models" / "languages" / "lexicon-en.txt.gz", root / "languages")
+    monkeypatch.setenv("HANDOCR_MODELS", str(root))
+    folder = _model_with_languages(tmp_path, {"en": {"lexicon": "lexicon-en.txt.gz"}})
+    english = decoder_settings(find_model(folder))["languages"]["en"]
+    assert english["lexicon"] == str(root / "languages" / "lexicon-en.txt.gz")
+
+
+def test_a_decoder_file_found_nowhere_is_a_clear_error(tmp_path):
+    from handocr.models import load_recognizer
+
+    folder = _model_with_languages(tmp_path, {"fr": {"lm": "char-lm-xx.npz"}})
+    with pytest.raises(ModelNotFound, match=r"decoder file 'char-lm-xx\.npz' not found"):
+        load_recognizer(folder, threads=1)
+
+
+def test_every_shipped_recognizer_finds_its_decoder_files():
+    from handocr.models import DECODER_FILE_KEYS, decoder_settings, find_model
+
+    recognizers = [s.parent for s in (REPO / "models").glob("*/model.json") if '"recognizer"' in s.read_text()]
+    assert len(recognizers) >= 5
+    for folder in recognizers:
+        settings = decoder_settings(find_model(folder))
+        entries = [settings, *(settings.get("languages") or {}).values()]
+        assert all(Path(e[k]).is_file() for e in entries for k in DECODER_FILE_KEYS if e.get(k)), folder

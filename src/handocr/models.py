@@ -3,6 +3,11 @@
 A model is a folder holding ``model.onnx``, ``model.json`` (name, version, kind, run-time
 settings) and a ``README.md`` model card. Folders are looked up in ``HANDOCR_MODELS`` (if set), in
 the package's bundled ``_models`` (wheels), then in the repository's ``models/``.
+
+A recognizer's decoder files (the character LMs and word lexicons its ``model.json`` names as
+``lm`` and ``lexicon``, also under ``languages``) are read from its own folder when they are there,
+else from the shared folder :data:`LANGUAGE_FOLDER` of the model folders (searched in the same
+order): the shipped recognizers share one copy of each file there.
 """
 
 from __future__ import annotations
@@ -18,6 +23,8 @@ from handocr.schema import ModelInfo
 
 DEFAULT_DETECTOR = "line-detector"
 DEFAULT_RECOGNIZER = "line-recognizer"
+LANGUAGE_FOLDER = "languages"  # the character LMs and lexicons the shipped recognizers share
+DECODER_FILE_KEYS = ("lm", "lexicon")  # the model.json keys that name a decoder file
 
 
 def model_roots() -> list[Path]:
@@ -62,6 +69,34 @@ def find_model(name_or_path: str | Path) -> ModelSpec:
             return spec
     searched = ", ".join(str(r) for r in model_roots())
     raise ModelNotFound(f"model {str(name_or_path)!r} not found (searched {searched})")
+
+
+def decoder_file(folder: Path, name: str) -> Path:
+    """The decoder file ``name`` (a character LM or lexicon) of the recognizer in ``folder``: in
+    ``folder`` itself, else in the :data:`LANGUAGE_FOLDER` of :func:`model_roots`, the first that
+    holds it; ``ModelNotFound`` names the folders searched when none does."""
+    candidates = [Path(folder)] + [root / LANGUAGE_FOLDER for root in model_roots()]
+    for candidate in candidates:
+        if (candidate / name).is_file():
+            return candidate / name
+    raise ModelNotFound(f"{folder}: decoder file {name!r} not found (searched {', '.join(map(str, candidates))})")
+
+
+def decoder_settings(spec: ModelSpec) -> dict[str, Any]:
+    """A recognizer's ``model.json`` settings with each decoder file it names (``lm`` and
+    ``lexicon``, also in every ``languages`` entry) as a full path, found by :func:`decoder_file`."""
+
+    def resolved(entry: dict[str, Any]) -> dict[str, Any]:
+        files = {key: str(decoder_file(spec.folder, entry[key])) for key in DECODER_FILE_KEYS if entry.get(key)}
+        return {**entry, **files}
+
+    settings = resolved(spec.settings)
+    languages = spec.settings.get("languages")
+    if isinstance(languages, dict):
+        settings["languages"] = {
+            code: resolved(entry) if isinstance(entry, dict) else entry for code, entry in languages.items()
+        }
+    return settings
 
 
 def load_detector(name: str | Path = DEFAULT_DETECTOR, threads: int | None = None, runtime: str | None = None):
@@ -127,14 +162,14 @@ def load_recognizer(name: str | Path = DEFAULT_RECOGNIZER, threads: int | None =
             runtime=runtime,
             openvino=spec.settings.get("openvino"),
         )
-        characters = recognizer.charset.characters
-        recognizer.decoder = CtcDecoder.from_settings(spec.settings, spec.folder, characters)
-        languages = spec.settings.get("languages") or {}
+        characters, settings = recognizer.charset.characters, decoder_settings(spec)
+        recognizer.decoder = CtcDecoder.from_settings(settings, spec.folder, characters)
+        languages = settings.get("languages") or {}
         reserved = [code for code in languages if code in language_choices(())]
         if reserved or not all(isinstance(entry, dict) for entry in languages.values()):
             raise ModelNotFound(f"{spec.folder}: 'languages' maps codes (not auto or any) to decoder settings")
         recognizer.language_decoders = {  # each language's settings replace the general ones it names
-            code: CtcDecoder.from_settings({**spec.settings, **entry}, spec.folder, characters)
+            code: CtcDecoder.from_settings({**settings, **entry}, spec.folder, characters)
             for code, entry in languages.items()
         }
         return recognizer

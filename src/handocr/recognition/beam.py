@@ -410,8 +410,9 @@ class CtcDecoder:
 
     @classmethod
     def from_settings(cls, settings: dict[str, Any], folder: Path, characters: str) -> CtcDecoder:
-        """From a ``model.json``: ``decoder``, ``beam_width``, ``lm`` (a file in ``folder``),
-        ``lm_weight``, ``insertion_bonus``, ``prune_threshold``, ``lexicon`` (a file in ``folder``),
+        """From a ``model.json``: ``decoder``, ``beam_width``, ``lm`` (a file in ``folder``, or a full
+        path: :func:`handocr.models.decoder_settings` gives them so), ``lm_weight``,
+        ``insertion_bonus``, ``prune_threshold``, ``lexicon`` (the same),
         ``oov_penalty``, ``temperature`` and ``char_calibration`` (``{"x": [...], "y": [...]}``);
         absent keys keep greedy decoding, no lexicon and uncalibrated confidences."""
         from handocr.recognition.lexicon import Lexicon
