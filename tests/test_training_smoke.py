@@ -67,3 +67,48 @@ def test_detector_trains_and_exports(tmp_path, two_pages, monkeypatch):
     detector = YoloOnnxDetector(square, ModelInfo(name="smoke", version="0"), threads=1, imgsz=640)
     assert (detector.size, detector.stride) == (128, 0)  # a fixed input wins over model.json's imgsz
     assert isinstance(detector.detect(np.full((300, 200, 3), 255, np.uint8)), list)
+
+
+def test_a_weight_average_is_kept_measured_checkpointed_resumed_and_exported(tmp_path, two_pages):
+    import torch
+
+    from handocr.training.finetune import read_weights
+    from handocr.training.recognizer import RecognizerTrainConfig, RecognizerTrainer
+
+    config = RecognizerTrainConfig(
+        out_dir=tmp_path / "ema", max_steps=4, batch=4, holdout_fraction=0.5, epochs=1, ema_decay=0.5
+    )
+    trainer = RecognizerTrainer(two_pages, config)
+    start = {k: v.clone() for k, v in trainer.model.state_dict().items()}
+    trainer.train()
+    raw, ema = trainer.model.state_dict(), trainer.ema_model.state_dict()
+    name = next(k for k, v in raw.items() if v.dtype.is_floating_point and not torch.equal(v, start[k]))
+    # decay min(0.5, (1 + n) / (10 + n)): 0.1, 0.167, 0.25 of the last average, the rest the step's weights
+    assert not torch.equal(ema[name], raw[name]) and not torch.equal(ema[name], start[name])
+    assert trainer.ema_updates == trainer.step >= 2
+    saved = torch.load(tmp_path / "ema" / "last.ckpt", weights_only=False)
+    assert torch.equal(saved["ema"][name], ema[name]) and torch.equal(saved["model"][name], raw[name])
+    assert torch.equal(read_weights(tmp_path / "ema" / "last.ckpt").state[name], ema[name])  # exports read it
+    resumed = RecognizerTrainer(two_pages, config)
+    assert resumed.resume() and resumed.ema_updates == trainer.step
+    assert torch.equal(resumed.ema_model.state_dict()[name], ema[name])
+    assert torch.equal(resumed.model.state_dict()[name], raw[name])
+    with torch.no_grad():
+        for value in resumed.ema_model.parameters():
+            value.zero_()
+        for value in resumed.model.parameters():
+            value.fill_(1.0)
+    resumed.ema_updates = 100  # past the warm-up: the decay is the configured 0.5
+    resumed._update_ema()
+    assert all(torch.allclose(v, torch.full_like(v, 0.5)) for v in resumed.ema_model.parameters())
+
+
+def test_without_a_weight_average_checkpoints_hold_none(tmp_path, two_pages):
+    import torch
+
+    from handocr.training.recognizer import RecognizerTrainConfig, RecognizerTrainer
+
+    config = RecognizerTrainConfig(out_dir=tmp_path / "plain", max_steps=2, batch=4, holdout_fraction=0.5, epochs=1)
+    trainer = RecognizerTrainer(two_pages, config)
+    trainer.train()
+    assert trainer.ema_model is None and "ema" not in torch.load(tmp_path / "plain" / "last.ckpt", weights_only=False)

@@ -130,6 +130,14 @@ def add_training_commands(sub: argparse._SubParsersAction) -> None:
                 "targets, the teacher's time every such step",
             )
             p.add_argument(
+                "--ema",
+                type=float,
+                default=0.0,
+                metavar="DECAY",
+                help="keep an exponential moving average of the weights at this decay (e.g. 0.9995): the "
+                "holdout, best.ckpt and exports read it; 0 (default): off",
+            )
+            p.add_argument(
                 "--install",
                 metavar="NAME",
                 help="export the best model to a model folder NAME (in HANDOCR_MODELS or models/) with a model card",
@@ -239,6 +247,8 @@ def _train_recognizer(args: argparse.Namespace, pages: list) -> Path:
         raise HandocrError(f"--min-line-height must be between 0 and 1.5, not {args.min_line_height}")
     if args.teacher_online and not args.teacher:
         raise HandocrError("--teacher-online needs --teacher")
+    if not 0 <= args.ema < 1:
+        raise HandocrError(f"--ema must be at least 0 and below 1, not {args.ema}")
     if args.teacher and not (0 < args.distill_share <= 1 and args.distill_weight > 0):
         raise HandocrError("--distill-share must be in (0, 1] and --distill-weight above 0")
     synth_pages = load_pages(args.synth, "train", prefer="pages") if args.synth else []
@@ -277,6 +287,7 @@ def _train_recognizer(args: argparse.Namespace, pages: list) -> Path:
         distill_weight=args.distill_weight,
         distill_share=args.distill_share,
         teacher_online=args.teacher_online,
+        ema_decay=args.ema,
     )
     trainer = RecognizerTrainer(pages, config, init=init, synth_pages=synth_pages)
     if args.resume and trainer.resume():
@@ -300,6 +311,7 @@ def _train_recognizer(args: argparse.Namespace, pages: list) -> Path:
             "min_line_height": config.min_line_height,
             "teacher": config.teacher,
             "teacher_online": config.teacher_online,
+            "ema_decay": config.ema_decay,
             "holdout_lines": len(trainer.holdout_samples),
             "charset_added": trainer.charset.characters[len(base) :] if base else "",
         }

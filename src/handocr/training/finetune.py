@@ -82,7 +82,8 @@ def read_weights(path: Path, loaded: object = None) -> InitialWeights:
     obj = load_weights_file(path) if loaded is None else loaded
     architecture = CRNN_V1.name
     if isinstance(obj, dict) and isinstance(obj.get("model"), dict):
-        state, characters = obj["model"], obj.get("charset")
+        # a run that kept a weight average is read by it (see RecognizerTrainer): what it measured
+        state, characters = obj.get("ema") or obj["model"], obj.get("charset")
         architecture = obj.get("architecture", architecture)
     else:
         state, characters = obj, None

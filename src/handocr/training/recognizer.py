@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
 import math
@@ -68,6 +69,7 @@ class RecognizerTrainConfig:
     distill_weight: float = 1.0  # weight of the distillation term beside the CTC loss
     distill_share: float = 0.5  # share of batches that are distillation batches (crops with no pixel moved)
     teacher_online: bool = False  # the teacher reads each distillation batch fully augmented, on the fly
+    ema_decay: float = 0.0  # above 0: keep an exponential moving average of the weights (see RecognizerTrainer)
 
 
 def split_holdout(pages: list[PageRecord], fraction: float, seed: int) -> tuple[list[PageRecord], list[PageRecord]]:
@@ -167,7 +169,14 @@ def _lr_factor(progress: float, step: int, warmup: int = 300) -> float:
 
 
 class RecognizerTrainer:
-    """Runs, checkpoints and resumes one recognizer training run (see :class:`RecognizerTrainConfig`)."""
+    """Runs, checkpoints and resumes one recognizer training run (see :class:`RecognizerTrainConfig`).
+
+    With ``config.ema_decay`` above 0 it also keeps an exponential moving average of the weights
+    (and of BatchNorm's running statistics), updated after every step at that decay (lower in the
+    first steps: ``min(decay, (1 + n) / (10 + n))`` after ``n`` updates). The average is what the
+    holdout measures, what chooses ``best.ckpt`` and what an export reads (a checkpoint's ``ema``);
+    the raw weights (``model``) go on training and are what a resumed run continues.
+    """
 
     def __init__(
         self,
@@ -225,6 +234,22 @@ class RecognizerTrainer:
             self.model.load_state_dict(adapt_classifier(state, state_charset, self.charset, keys, class_dim))
         self.model.to(self.device)
         self.optimizer = torch.optim.AdamW(self.model.parameters(), lr=self.config.lr, weight_decay=1e-4)
+        self.ema_model = copy.deepcopy(self.model).eval() if self.config.ema_decay > 0 else None
+        self.ema_updates = 0
+
+    def _update_ema(self) -> None:
+        """Move the weight average towards the current weights (see the class docstring)."""
+        if self.ema_model is None:
+            return
+        decay = min(self.config.ema_decay, (1 + self.ema_updates) / (10 + self.ema_updates))
+        with torch.no_grad():
+            current = self.model.state_dict()
+            for name, value in self.ema_model.state_dict().items():
+                if value.dtype.is_floating_point:
+                    value.mul_(decay).add_(current[name].detach(), alpha=1 - decay)
+                else:
+                    value.copy_(current[name])
+        self.ema_updates += 1
 
     def to_input(self, gray: np.ndarray) -> np.ndarray:
         """The normalised model input for a grayscale crop (see :mod:`handocr.recognition.preprocess`),
@@ -292,6 +317,7 @@ class RecognizerTrainer:
         """Write a checkpoint (model, optimiser, counters, RNG) to ``out_dir/name``."""
         state = {
             "model": {k: v.cpu() for k, v in self.model.state_dict().items()},
+            **({"ema": self._ema_state(), "ema_updates": self.ema_updates} if self.ema_model is not None else {}),
             "optimizer": self.optimizer.state_dict(),
             "step": self.step,
             "epoch": self.epoch,
@@ -309,6 +335,10 @@ class RecognizerTrainer:
         torch.save(state, tmp)
         tmp.replace(self.out / name)
 
+    def _ema_state(self) -> dict[str, torch.Tensor]:
+        assert self.ema_model is not None
+        return {k: v.detach().cpu().clone() for k, v in self.ema_model.state_dict().items()}
+
     def resume(self) -> bool:
         """Load ``last.ckpt`` if present; return whether it was."""
         path = self.out / "last.ckpt"
@@ -321,6 +351,9 @@ class RecognizerTrainer:
             self.charset = Charset(state["charset"])
             self._build(None, self.charset)
         self.model.load_state_dict(state["model"])
+        if self.ema_model is not None:  # a run resumed with an average it did not keep starts one here
+            self.ema_model.load_state_dict(state.get("ema", state["model"]))
+            self.ema_updates = int(state.get("ema_updates", 0))
         self.optimizer.load_state_dict(state["optimizer"])
         self.step, self.epoch, self.elapsed = state["step"], state["epoch"], state["elapsed"]
         self.best_cer, self.history = state["best_cer"], state["history"]
@@ -335,10 +368,11 @@ class RecognizerTrainer:
         return self.step / max(1, self.config.epochs * steps_per_epoch)
 
     def evaluate_holdout(self) -> float:
-        """Greedy CER on the held-out pages' lines."""
+        """Greedy CER on the held-out pages' lines (read by the weight average when there is one)."""
         if not self.holdout_samples:
             return float("nan")
-        texts = predict_texts(self.model, self.holdout_inputs, self.charset, self.arch.downsample)
+        model = self.ema_model if self.ema_model is not None else self.model
+        texts = predict_texts(model, self.holdout_inputs, self.charset, self.arch.downsample)
         return cer([s.text for s in self.holdout_samples], texts)
 
     @property
@@ -392,6 +426,7 @@ class RecognizerTrainer:
                 loss, distill = ctc_step(
                     self.model, self.optimizer, self.ctc, batch, self.device, wanted, self.config.distill_weight
                 )
+                self._update_ema()
                 self.step += 1
                 self.elapsed += time.monotonic() - t0
                 if self.step % 20 == 0:
