@@ -168,6 +168,11 @@ def _lr_factor(progress: float, step: int, warmup: int = 300) -> float:
     return 0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * min(1.0, progress)))
 
 
+def _cpu_state(model: nn.Module) -> dict[str, torch.Tensor]:
+    """A model's weights and buffers on the CPU, as checkpoints keep them."""
+    return {k: v.cpu() for k, v in model.state_dict().items()}
+
+
 class RecognizerTrainer:
     """Runs, checkpoints and resumes one recognizer training run (see :class:`RecognizerTrainConfig`).
 
@@ -246,7 +251,7 @@ class RecognizerTrainer:
             current = self.model.state_dict()
             for name, value in self.ema_model.state_dict().items():
                 if value.dtype.is_floating_point:
-                    value.mul_(decay).add_(current[name].detach(), alpha=1 - decay)
+                    value.mul_(decay).add_(current[name], alpha=1 - decay)
                 else:
                     value.copy_(current[name])
         self.ema_updates += 1
@@ -316,8 +321,8 @@ class RecognizerTrainer:
     def save(self, name: str) -> None:
         """Write a checkpoint (model, optimiser, counters, RNG) to ``out_dir/name``."""
         state = {
-            "model": {k: v.cpu() for k, v in self.model.state_dict().items()},
-            **({"ema": self._ema_state(), "ema_updates": self.ema_updates} if self.ema_model is not None else {}),
+            "model": _cpu_state(self.model),
+            **({} if self.ema_model is None else {"ema": _cpu_state(self.ema_model), "ema_updates": self.ema_updates}),
             "optimizer": self.optimizer.state_dict(),
             "step": self.step,
             "epoch": self.epoch,
@@ -334,10 +339,6 @@ class RecognizerTrainer:
         tmp = self.out / f"{name}.tmp"
         torch.save(state, tmp)
         tmp.replace(self.out / name)
-
-    def _ema_state(self) -> dict[str, torch.Tensor]:
-        assert self.ema_model is not None
-        return {k: v.detach().cpu().clone() for k, v in self.ema_model.state_dict().items()}
 
     def resume(self) -> bool:
         """Load ``last.ckpt`` if present; return whether it was."""
