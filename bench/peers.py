@@ -9,6 +9,7 @@ from __future__ import annotations
 import io
 import math
 import os
+import random
 import resource
 import tempfile
 import time
@@ -64,19 +65,23 @@ def timed(function: Callable[[], Any]) -> tuple[Any, float, float]:
     return result, wall_ms, cpu_s
 
 
-def rotated(items: Sequence[Any], shift: int) -> list[Any]:
-    """``items`` rotated left by ``shift`` (the order systems run in on page ``shift``)."""
-    if not items:
-        return []
-    shift %= len(items)
-    return list(items[shift:]) + list(items[:shift])
+def turn_order(items: Sequence[Any], page_index: int) -> list[Any]:
+    """The order systems run in on page ``page_index``: a shuffle seeded by the index, so the same
+    every run. Not a rotation: in a rotation each system always follows the same one, and a system
+    that leaves its thread pool spinning after it returns (ONNX Runtime's threads spin for a while,
+    RapidOCR's among them) slowed the one after it on almost every page (seen: the lite
+    recognizer listed first, after RapidOCR listed last, 0.4-0.6 ms a line slower than the same
+    network listed second)."""
+    order = list(items)
+    random.Random(page_index).shuffle(order)
+    return order
 
 
 # -- page mode -----------------------------------------------------------------------------------
 
 
 def run_pages(systems: Sequence[Any], pages: Sequence[BenchPage], mask: bool, tmp: Path) -> list[dict[str, Any]]:
-    """Every system on every page; systems take turns going first. One row per (page, system)."""
+    """Every system on every page, in a shuffled order (:func:`turn_order`). One row per (page, system)."""
     rows = []
     for i, page in enumerate(pages):
         image = masked_page(page, mask)
@@ -85,7 +90,7 @@ def run_pages(systems: Sequence[Any], pages: Sequence[BenchPage], mask: bool, tm
         data = buffer.getvalue()
         path = tmp / f"page{i}.png"
         path.write_bytes(data)
-        for system in rotated(systems, i):
+        for system in turn_order(systems, i):
             text, wall_ms, cpu_s = timed(partial(system.read_page, data, path, page.set_name))
             rows.append(
                 {
@@ -220,7 +225,7 @@ def run_lines(systems: Sequence[Any], pages: Sequence[BenchPage], margin: int) -
         grays, bgrs, targets = line_crops(page, margin)
         if not targets:
             continue
-        for system in rotated(systems, i):
+        for system in turn_order(systems, i):
             texts, wall_ms, cpu_s = timed(partial(system.read_lines, grays, bgrs))
             for target, text in zip(targets, texts, strict=True):
                 rows.append(

@@ -6,6 +6,7 @@ import itertools
 import json
 import math
 import sys
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -29,7 +30,7 @@ from bench.common import (
     write_results,
 )
 from bench.latency import CallProbe, probe_fields
-from bench.peers import best_tesseract, ratios, rotated
+from bench.peers import best_tesseract, ratios, turn_order
 from bench.serving import arrival_times, free_port, max_rate_within
 from bench.soak import growth
 
@@ -137,10 +138,16 @@ def test_interleave_by_set() -> None:
     assert [p.set_name for p in interleave_by_set(pages)] == ["a", "b", "a", "a"]
 
 
-def test_rotated() -> None:
-    assert rotated([1, 2, 3], 1) == [2, 3, 1]
-    assert rotated([1, 2, 3], 4) == [2, 3, 1]
-    assert rotated([], 2) == []
+def test_turn_order_is_a_repeatable_shuffle_where_no_system_always_follows_the_same_one() -> None:
+    systems = ["a", "b", "c", "rapidocr"]
+    orders = [turn_order(systems, i) for i in range(400)]
+    assert all(sorted(order) == sorted(systems) for order in orders)
+    assert orders == [turn_order(systems, i) for i in range(400)]
+    assert turn_order([], 3) == []
+    after_rapidocr = Counter(o[o.index("rapidocr") + 1] for o in orders if o[-1] != "rapidocr")
+    assert set(after_rapidocr) == {"a", "b", "c"} and min(after_rapidocr.values()) > 70
+    firsts = Counter(order[0] for order in orders)
+    assert set(firsts) == set(systems) and min(firsts.values()) > 70
 
 
 def _system(ms: float, cer_ws: float) -> dict:
