@@ -13,6 +13,7 @@ import json
 import math
 import os
 import platform
+import random
 import subprocess
 import sys
 from collections.abc import Iterable, Sequence
@@ -192,6 +193,18 @@ def interleave_by_set(pages: Sequence[BenchPage]) -> list[BenchPage]:
 
 
 # -- statistics ----------------------------------------------------------------------------------
+
+
+def turn_order(items: Sequence[Any], page_index: int) -> list[Any]:
+    """The order systems run in on page ``page_index``: a shuffle seeded by the index, so the same
+    every run. Not a rotation: in a rotation each system always follows the same one, and a system
+    that leaves its thread pool spinning after it returns (ONNX Runtime's threads spin for a while,
+    RapidOCR's among them) slowed the one after it on almost every page (seen: the lite
+    recognizer listed first, after RapidOCR listed last, 0.4-0.6 ms a line slower than the same
+    network listed second)."""
+    order = list(items)
+    random.Random(page_index).shuffle(order)
+    return order
 
 
 def percentile(values: Iterable[float], q: float) -> float:

@@ -5,7 +5,7 @@ Both see the same page images and are scored the same way as ``handocr eval`` sc
 precision and recall at each system's own operating threshold, mAP@0.5 and mAP@0.5:0.95 over the
 whole precision-recall curve (handocr: every box scoring >= 0.001; RapidOCR: its box threshold
 lowered to ``--rapidocr-curve-thresh``, its boxes the bounding rectangles of its quadrilaterals).
-Time per page is wall time of the detection call alone, pages alternating between systems.
+Time per page is wall time of the detection call alone, the systems in a shuffled order on each page.
 
 Run from the repository root:
 
@@ -31,6 +31,7 @@ from bench.common import (
     safe_ratio,
     split_list,
     summarize,
+    turn_order,
     write_results,
 )
 from handocr.evaluation.detection_metrics import DetectionScorer
@@ -96,8 +97,7 @@ def run(systems: list[Any], pages: list) -> dict[str, dict[str, Any]]:
     for n, page in enumerate(pages):
         rgb = np.asarray(Image.open(page.image_path).convert("RGB"))
         gt = np.array([ln.box for ln in page.record.lines], dtype=np.float64).reshape(-1, 4)
-        order = systems if n % 2 == 0 else systems[::-1]  # alternate who goes first
-        for system in order:
+        for system in turn_order(systems, n):
             key = (page.set_name, system.name)
             start = time.perf_counter()
             boxes, scores = system.detect(rgb)

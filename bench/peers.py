@@ -9,7 +9,6 @@ from __future__ import annotations
 import io
 import math
 import os
-import random
 import resource
 import tempfile
 import time
@@ -38,6 +37,7 @@ from bench.common import (
     split_list,
     summarize,
     text_scores,
+    turn_order,
     write_results,
 )
 from bench.peer_engines import HandocrSystem, RapidOcrSystem, TesseractSystem, parse_languages
@@ -63,18 +63,6 @@ def timed(function: Callable[[], Any]) -> tuple[Any, float, float]:
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu_s = time.process_time() - own + (after.ru_utime - kids.ru_utime) + (after.ru_stime - kids.ru_stime)
     return result, wall_ms, cpu_s
-
-
-def turn_order(items: Sequence[Any], page_index: int) -> list[Any]:
-    """The order systems run in on page ``page_index``: a shuffle seeded by the index, so the same
-    every run. Not a rotation: in a rotation each system always follows the same one, and a system
-    that leaves its thread pool spinning after it returns (ONNX Runtime's threads spin for a while,
-    RapidOCR's among them) slowed the one after it on almost every page (seen: the lite
-    recognizer listed first, after RapidOCR listed last, 0.4-0.6 ms a line slower than the same
-    network listed second)."""
-    order = list(items)
-    random.Random(page_index).shuffle(order)
-    return order
 
 
 # -- page mode -----------------------------------------------------------------------------------

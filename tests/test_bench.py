@@ -27,10 +27,11 @@ from bench.common import (
     percentile,
     summarize,
     text_scores,
+    turn_order,
     write_results,
 )
 from bench.latency import CallProbe, probe_fields
-from bench.peers import best_tesseract, ratios, turn_order
+from bench.peers import best_tesseract, ratios
 from bench.serving import arrival_times, free_port, max_rate_within
 from bench.soak import growth
 
