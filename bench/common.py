@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import gzip
 import json
 import math
 import os
@@ -312,12 +313,40 @@ def output_stem(out: Path, name: str, tag: str = "") -> Path:
     return out / (f"{name}-{tag}" if tag else name)
 
 
-def write_results(stem: Path, payload: dict[str, Any], markdown: str) -> list[Path]:
-    """Write ``stem.json`` (NaN as null) and ``stem.md`` (the printed tables); return the paths."""
+def write_results(stem: Path, payload: dict[str, Any], markdown: str, detail: str | None = None) -> list[Path]:
+    """Write ``stem.json`` (NaN as null) and ``stem.md`` (the printed tables); return the paths.
+
+    ``detail`` names a bulky entry of ``payload`` (per-line rows: megabytes of JSON that compress
+    about twentyfold) to write apart, gzipped, as ``stem.<detail>.json.gz``; ``stem.json`` then
+    holds ``"<detail>_file"`` (that file's name) in its place. :func:`read_results` puts it back.
+    """
     json_path, md_path = stem.with_suffix(".json"), stem.with_suffix(".md")
+    paths = [json_path, md_path]
+    if detail is not None and detail in payload:
+        detail_path = stem.with_name(f"{stem.name}.{detail}.json.gz")
+        write_json_gz(detail_path, payload[detail])
+        payload = {**{k: v for k, v in payload.items() if k != detail}, f"{detail}_file": detail_path.name}
+        paths.append(detail_path)
     json_path.write_text(json.dumps(_nan_to_none(payload), indent=2, default=_json_default) + "\n")
     md_path.write_text(markdown.rstrip() + "\n")
-    return [json_path, md_path]
+    return paths
+
+
+def write_json_gz(path: Path, value: Any) -> None:
+    """Write ``value`` as compact gzipped JSON (NaN as null), byte for byte the same on each run
+    (no time stamp or file name in the gzip header)."""
+    text = json.dumps(_nan_to_none(value), separators=(",", ":"), default=_json_default)
+    with path.open("wb") as raw, gzip.GzipFile(filename="", fileobj=raw, mode="wb", mtime=0) as out:
+        out.write(text.encode("utf-8") + b"\n")
+
+
+def read_results(json_path: Path) -> dict[str, Any]:
+    """A results JSON that :func:`write_results` wrote, with any entry written apart read back in."""
+    payload = json.loads(json_path.read_text())
+    for key in [k for k in payload if k.endswith("_file") and str(payload[k]).endswith(".json.gz")]:
+        with gzip.open(json_path.with_name(payload.pop(key)), "rt", encoding="utf-8") as f:
+            payload[key.removesuffix("_file")] = json.load(f)
+    return payload
 
 
 def pyplot():

@@ -352,7 +352,7 @@ def main(argv: list[str] | None = None) -> int:
         "ratios_p95_ms": {k: ratios(v, stat="p95") for k, v in summary.items()},
         "rows": rows,
     }
-    files = write_results(stem, payload, markdown)
+    files = write_results(stem, payload, markdown, detail="rows")
     files.append(plot(summary, stem, args.mode))
     report(markdown, files)
     return 0

@@ -25,6 +25,7 @@ from bench.common import (
     markdown_table,
     normalize_ws,
     percentile,
+    read_results,
     summarize,
     text_scores,
     turn_order,
@@ -95,6 +96,24 @@ def test_write_results_turns_nan_into_null(tmp_path: Path) -> None:
     data = json.loads(files[0].read_text())
     assert data == {"v": None, "a": 1.5, "p": str(tmp_path)}
     assert files[1].read_text() == "| t |\n"
+
+
+def test_write_results_puts_the_detail_apart_and_read_results_restores_it(tmp_path: Path) -> None:
+    rows = [{"system": "a", "ms": 1.5, "cer": float("nan")}, {"system": "b", "ms": np.float64(2.0), "cer": 0.1}]
+    files = write_results(tmp_path / "peers", {"summary": {"a": 1}, "rows": rows}, "| t |", detail="rows")
+    assert [f.name for f in files] == ["peers.json", "peers.md", "peers.rows.json.gz"]
+    assert json.loads(files[0].read_text()) == {"summary": {"a": 1}, "rows_file": "peers.rows.json.gz"}
+    restored = read_results(files[0])
+    assert restored == {"summary": {"a": 1}, "rows": [{"system": "a", "ms": 1.5, "cer": None}, {**rows[1], "ms": 2.0}]}
+    first = files[2].read_bytes()
+    write_results(tmp_path / "peers", {"summary": {"a": 1}, "rows": rows}, "| t |", detail="rows")
+    assert files[2].read_bytes() == first  # no time stamp in the gzip header: the same file each run
+
+
+def test_write_results_without_the_detail_entry_writes_one_json(tmp_path: Path) -> None:
+    files = write_results(tmp_path / "x", {"summary": {}}, "t", detail="rows")
+    assert [f.name for f in files] == ["x.json", "x.md"]
+    assert read_results(files[0]) == {"summary": {}}
 
 
 # -- text metrics --------------------------------------------------------------------------------

@@ -86,6 +86,7 @@ def test_recognize_reads_a_page_in_the_language_asked(shipped):
 def _model_with_languages(tmp_path: Path, languages: object) -> Path:
     folder = tmp_path / "model"
     shutil.copytree(REPO / "models" / "line-recognizer-crnn", folder)
+    shutil.copy(REPO / "models" / "languages" / "char-lm-6gram.npz", folder / "char-lm.npz")  # an LM of its own
     settings = json.loads((folder / "model.json").read_text())
     settings.update({"decoder": "beam", "lm": "char-lm.npz", "lm_weight": 0.5, "languages": languages})
     (folder / "model.json").write_text(json.dumps(settings))
