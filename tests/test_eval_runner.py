@@ -38,6 +38,7 @@ def test_a_yolo_folder_with_texts_is_scored_like_a_page_xml_set(tmp_path):
     assert detection["map50"] == pytest.approx(1.0)
     lines = result["lines_on_gt_boxes"]
     assert lines["lines"] == 4 and lines["cer"] == 0.0  # the empty-text lines are not scored
+    assert lines["cer_ci95"] == lines["wer_ci95"] == [0.0, 0.0]
     page = result["page_end_to_end"]
     assert page["cer"] == page["cer_in_true_order"] == page["cer_on_gt_boxes"] == 0.0  # empty-text line left out
     assert result["reading_order"]["pages_in_order"] == 1.0
@@ -51,6 +52,7 @@ def test_wrong_text_shows_in_every_text_score(tmp_path):
     result = evaluate_folder(fake_reader("hello there", 0.3), folder, "val")
     assert result["lines_on_gt_boxes"]["cer"] == pytest.approx(5 / 11)  # "world" -> "there": 5 edits
     assert result["lines_on_gt_boxes"]["wer"] == pytest.approx(0.5)
+    assert result["lines_on_gt_boxes"]["cer_ci95"] == pytest.approx([5 / 11, 5 / 11])  # one page: no spread
     page = result["page_end_to_end"]
     assert page["cer"] == page["cer_in_true_order"] == page["cer_on_gt_boxes"] == pytest.approx(10 / 23)
     assert result["review"]["lines"]["at_threshold"]["flagged"] == 1.0  # 0.3 < the 0.5 default

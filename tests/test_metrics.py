@@ -4,7 +4,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from handocr.evaluation.detection_metrics import DetectionScorer, average_precision
-from handocr.evaluation.text_metrics import cer, edit_distance, wer
+from handocr.evaluation.text_metrics import ErrorRate, cer, edit_distance, wer
 
 
 @pytest.mark.parametrize(("a", "b", "d"), [("", "", 0), ("abc", "", 3), ("kitten", "sitting", 3), ("flaw", "lawn", 2)])
@@ -94,3 +94,40 @@ def _reference_distance(a, b) -> int:
 def test_vectorised_edit_distance_matches_the_textbook_recurrence(a, b):
     assert edit_distance(a, b) == _reference_distance(a, b)
     assert edit_distance(a.split(), b.split()) == _reference_distance(a.split(), b.split())
+
+
+def test_error_rate_interval_brackets_the_rate_and_narrows_with_more_pages() -> None:
+    few, many = ErrorRate(), ErrorRate()
+    rng = np.random.default_rng(3)
+    for page in range(40):
+        for _ in range(10):
+            wrong = "abxd" if rng.random() < 0.3 else "abcd"
+            if page < 8:
+                few.add("abcd", wrong, unit=page)
+            many.add("abcd", wrong, unit=page)
+    for rate in (few, many):
+        low, high = rate.interval()
+        assert low <= rate.value <= high and low < high
+    assert np.subtract(*many.interval()[::-1]) < np.subtract(*few.interval()[::-1])
+    assert many.interval() == many.interval()  # seeded
+
+
+def test_error_rate_interval_without_units_is_the_rate_itself() -> None:
+    rate = ErrorRate()
+    rate.add("abc", "abd")
+    assert rate.interval() == (rate.value, rate.value)
+    rate.add("abc", "abc", unit="p1")  # one unit: no spread to draw from either
+    assert rate.interval() == (rate.value, rate.value)
+    with pytest.raises(ValueError):
+        rate.interval(level=1.0)
+
+
+def test_error_rate_interval_matches_a_plain_bootstrap() -> None:
+    rate = ErrorRate()
+    pages = [("aaaa", "aaab"), ("bbbbbbbb", "bbbbbbbb"), ("cc", "dd"), ("eeeeee", "eeefff")]
+    for unit, (ref, hyp) in enumerate(pages):
+        rate.add(ref, hyp, unit=unit)
+    errors, totals = np.array([1, 0, 2, 3]), np.array([4, 8, 2, 6])
+    draws = np.random.default_rng(0).integers(0, 4, size=(500, 4))
+    expected = np.percentile(errors[draws].sum(1) / totals[draws].sum(1), [2.5, 97.5])
+    assert rate.interval(samples=500) == pytest.approx(tuple(expected))

@@ -14,6 +14,9 @@ of the text scores, since the ground truth lists them wherever they were annotat
 label, at the top of the page, comes last in 10 of the 36 `val` pages).
 Review: how the confidences of the lines read on ground-truth boxes separate good from bad lines and
 words (:mod:`handocr.evaluation.review_metrics`), at the reader's ``needs_review`` thresholds.
+``cer_ci95`` and ``wer_ci95`` beside each CER and WER: a 95% interval from a seeded bootstrap over
+the pages (:meth:`~handocr.evaluation.text_metrics.ErrorRate.interval`), how far the rate could move
+on another sample of pages like these.
 
 Detection: mAP reads every box scoring at least :data:`MAP_MIN_SCORE` (the whole precision-recall
 curve, as Ultralytics and COCO do); precision, recall and everything downstream (recognition, page
@@ -46,13 +49,20 @@ class _TextScores:
     def __init__(self) -> None:
         self.cer, self.cer_nocase, self.wer = ErrorRate(), ErrorRate(), ErrorRate()
 
-    def add(self, reference: str, hypothesis: str) -> None:
-        self.cer.add(reference, hypothesis)
-        self.cer_nocase.add(reference.lower(), hypothesis.lower())
-        self.wer.add(reference.split(), hypothesis.split())
+    def add(self, reference: str, hypothesis: str, page: int) -> None:
+        self.cer.add(reference, hypothesis, page)
+        self.cer_nocase.add(reference.lower(), hypothesis.lower(), page)
+        self.wer.add(reference.split(), hypothesis.split(), page)
 
-    def summary(self) -> dict[str, float]:
-        return {"cer": self.cer.value, "cer_case_insensitive": self.cer_nocase.value, "wer": self.wer.value}
+    def summary(self) -> dict[str, float | list[float]]:
+        """The rates, and 95% intervals of CER and WER from a bootstrap over pages."""
+        return {
+            "cer": self.cer.value,
+            "cer_case_insensitive": self.cer_nocase.value,
+            "wer": self.wer.value,
+            "cer_ci95": list(self.cer.interval()),
+            "wer_ci95": list(self.wer.interval()),
+        }
 
 
 def _page_hypotheses(
@@ -106,11 +116,11 @@ def evaluate_folder(reader: Reader, folder: Path, split: str | None, limit: int 
             line_times.append((time.perf_counter() - t0) * 1000 / len(scored))
         n_lines += len(scored)
         for (_, target), rec in zip(scored, gt_recognized, strict=True):
-            lines_scores.add(target, rec.text)
+            lines_scores.add(target, rec.text, n_pages)
             review.add(target, rec)
         reference = "\n".join(t for _, t in scored)
         ours, true = _page_hypotheses(page, boxes, [r.text for r in recognized], content_boxes)
-        page_scores.add(reference, ours)
+        page_scores.add(reference, ours, n_pages)
         page_true_order.add(reference, true)
         page_gt_boxes.add(reference, "\n".join(r.text for r in gt_recognized))
     return {
