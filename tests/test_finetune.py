@@ -192,6 +192,14 @@ def test_a_width_scale_trains_exports_and_installs_narrow_reading(two_page_set, 
     export = ["export", "recognizer", "--checkpoint", str(tmp_path / "run" / "best.ckpt"), "--out", str(out)]
     assert _train_cli([*export, "--name", "narrow-2", "--version", "0"]) == 0
     assert json.loads((out / "model.json").read_text())["width_scale"] == 0.7
+    chosen = {"crop_trim": 0.13, "lexicon": "lexicon.txt.gz", "oov_penalty": -3.0, "openvino": {"precision": "bf16"}}
+    chosen |= {"languages": {"fr": {"lm": "char-lm-fr.npz"}}, "lm_weight": 0.7, "char_calibration": {"x": [0, 1]}}
+    settings = json.loads((out / "model.json").read_text())
+    (out / "model.json").write_text(json.dumps({**settings, **chosen, "width_scale": 0.5}))
+    assert _train_cli([*export, "--name", "narrow-2", "--version", "1"]) == 0  # exported again into the folder
+    again_settings = json.loads((out / "model.json").read_text())
+    assert {k: again_settings.get(k) for k in chosen} == {**chosen, "char_calibration": None}  # a map of old weights
+    assert again_settings["width_scale"] == 0.7 and again_settings["version"] == "1"  # the weights' own
     again = ["train", "recognizer", "--data", str(two_page_set), "--split", "all", "--max-steps", "1", "--batch", "4"]
     again += ["--holdout", "0.5", "--from", str(models / "narrow"), "--out", str(tmp_path / "again")]
     assert _train_cli(again) == 0  # no --width-scale: the starting model's own

@@ -16,7 +16,23 @@ from handocr.recognition.preprocess import WIDTH_SCALES
 from handocr.training.architectures import ARCHITECTURES, CRNN_V1, PPOCR_V6
 
 EXIT_USAGE, EXIT_MISSING_EXTRA = 2, 4
-KEPT_ON_REEXPORT = ("temperature", "decoder", "beam_width", "lm", "lm_weight", "insertion_bonus", "prune_threshold")
+# model.json keys a re-export into the same folder keeps: how lines are cut and decoded, and the
+# runtime's settings. Not the calibration maps, which were fitted to the earlier weights' outputs
+# (refit them with `handocr calibrate --write`).
+KEPT_ON_REEXPORT = (
+    "temperature",
+    "crop_trim",
+    "decoder",
+    "beam_width",
+    "lm",
+    "lm_weight",
+    "insertion_bonus",
+    "prune_threshold",
+    "lexicon",
+    "oov_penalty",
+    "languages",
+    "openvino",
+)
 
 
 def add_training_commands(sub: argparse._SubParsersAction) -> None:
@@ -352,7 +368,7 @@ def cmd_export(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     settings = {"name": args.name, "version": args.version, "file": "model.onnx", **settings}
     settings_file = args.out / "model.json"
-    if settings_file.exists():  # keep the calibration and decoder settings chosen earlier
+    if settings_file.exists():  # keep the crop and decoder settings chosen earlier (KEPT_ON_REEXPORT)
         earlier = json.loads(settings_file.read_text())
         settings = {**settings, **{k: v for k, v in earlier.items() if k in KEPT_ON_REEXPORT}}
     settings_file.write_text(json.dumps(settings, indent=2) + "\n")
