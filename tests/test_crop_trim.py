@@ -77,3 +77,23 @@ def test_the_trim_script_reads_every_line_at_every_setting(tmp_path):
     for row in rows:
         assert row["pages"] == 1 and row["matched_lines"] > 3 and row["ms_per_line"] > 0
         assert 0.0 <= row["detected"] <= 1.0 and 0.0 <= row["annotated"] <= 1.0
+
+
+def test_the_padding_script_scores_every_line_however_batches_are_padded(tmp_path, capsys):
+    import importlib.util
+    from pathlib import Path
+
+    from conftest import write_generated_pages
+
+    pages = write_generated_pages(tmp_path / "pages", 2, seed=6, long_side=700)
+    script = Path(__file__).resolve().parent.parent / "scripts" / "padding_eval.py"
+    spec = importlib.util.spec_from_file_location("padding_eval", script)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    base = ["--recognizer", "line-recognizer-fast", "--data", str(pages), "--split", "train", "--threads", "1"]
+    assert module.main(base) == 0
+    assert module.main([*base, "--pad-multiple", "256", "--batch-size", "1"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0].endswith("padded to 4, 16 lines a batch") and out[2].endswith("padded to 256, 1 lines a batch")
+    for line in (out[1], out[3]):
+        assert line.startswith("pages: line CER ") and line.endswith(" ms a line")
