@@ -2,7 +2,8 @@
 
 Usage: python scripts/results_table.py bench/results/eval_val.json
 
-Three tables: accuracy per set; where the page CER is lost (recognizer alone, with the detector's
+Three tables: accuracy per set (CERs and WERs with their 95% intervals over pages, where the
+file has them); where the page CER is lost (recognizer alone, with the detector's
 boxes, with our reading order); the ``needs_review`` figures (calibration, share flagged, errors caught).
 """
 
@@ -15,6 +16,14 @@ from pathlib import Path
 
 def _pct(value: float | None) -> str:
     return "–" if value is None else f"{100 * value:.1f}%"
+
+
+def _rate(section: dict, key: str) -> str:
+    """``section[key]`` as a percentage, with its 95% interval when the file has one (``KEY_ci95``)."""
+    interval = section.get(f"{key}_ci95")
+    if interval is None or section.get(key) is None:
+        return _pct(section.get(key))
+    return f"{_pct(section[key])} [{100 * interval[0]:.1f}, {100 * interval[1]:.1f}]"
 
 
 def _num(value: float | None, digits: int = 3) -> str:
@@ -38,11 +47,11 @@ def table(results: dict) -> str:
             _num(det["recall"]),
             _num(det["map50"]),
             _num(det["map50_95"]),
-            _pct(lines["cer"]),
+            _rate(lines, "cer"),
             _pct(lines["cer_case_insensitive"]),
-            _pct(lines["wer"]),
-            _pct(page["cer"]),
-            _pct(page["wer"]),
+            _rate(lines, "wer"),
+            _rate(page, "cer"),
+            _rate(page, "wer"),
             _pct(order.get("pages_in_order")),
             _num(order.get("mean_kendall_tau")),
             f"{_num(latency['median'], 0)} / {_num(latency['p95'], 0)}",

@@ -57,3 +57,18 @@ def test_wrong_text_shows_in_every_text_score(tmp_path):
     assert page["cer"] == page["cer_in_true_order"] == page["cer_on_gt_boxes"] == pytest.approx(10 / 23)
     assert result["review"]["lines"]["at_threshold"]["flagged"] == 1.0  # 0.3 < the 0.5 default
     assert result["review"]["words"]["at_threshold"]["errors_caught"] == 1.0
+
+
+def test_the_results_table_shows_the_intervals(tmp_path):
+    import importlib.util
+
+    folder = _yolo_folder(tmp_path / "synth", pages=1)
+    result = evaluate_folder(fake_reader("hello there", 0.3), folder, "val")
+    script = Path(__file__).resolve().parent.parent / "scripts" / "results_table.py"
+    spec = importlib.util.spec_from_file_location("results_table", script)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    row = module.table({"sets": [result]}).splitlines()[2]
+    assert "| 45.5% [45.5, 45.5] |" in row  # line CER 5/11, one page: no spread
+    del result["lines_on_gt_boxes"]["cer_ci95"]  # a file from before the intervals
+    assert "| 45.5% |" in module.table({"sets": [result]}).splitlines()[2]
