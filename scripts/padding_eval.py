@@ -20,15 +20,11 @@ import math
 import time
 from pathlib import Path
 
-import numpy as np
-from PIL import Image
-
-from handocr.datasets.collection import recognition_lines
 from handocr.datasets.detect import open_dataset
 from handocr.evaluation.text_metrics import ErrorRate
 from handocr.models import find_model, load_recognizer
 from handocr.openvino_session import PRECISIONS
-from handocr.pipeline import MIN_LINE_HEIGHT, ReadOptions, cut_line_crops
+from handocr.pipeline import ReadOptions, ground_truth_line_crops
 from handocr.runtime import describe_session, make_session
 
 DEFAULT_DATA = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "real"
@@ -52,16 +48,13 @@ def score_set(recognizer, folder: Path, split: str) -> dict:
     """Line CER, WER (with 95% intervals over pages) and ms per line of one dataset folder's split."""
     cer, wer = ErrorRate(), ErrorRate()
     seconds, lines = 0.0, 0
-    margin = ReadOptions.crop_margin
     for page_index, page in enumerate(open_dataset(folder, prefer="pages").pages(split)):
-        gray = np.asarray(Image.open(page.image_path).convert("L"))
-        scored = recognition_lines(page)
-        crops = cut_line_crops(gray, [line.box for line, _ in scored], margin, MIN_LINE_HEIGHT)
+        scored = ground_truth_line_crops(page, ReadOptions.crop_margin, ReadOptions.min_line_height)
         start = time.perf_counter()
-        read = recognizer.recognize(crops)
+        read = recognizer.recognize([crop for _, crop in scored])
         seconds += time.perf_counter() - start
-        lines += len(crops)
-        for (_, target), line in zip(scored, read, strict=True):
+        lines += len(scored)
+        for (target, _), line in zip(scored, read, strict=True):
             cer.add(target, line.text, page_index)
             wer.add(target.split(), line.text.split(), page_index)
     return {
