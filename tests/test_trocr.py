@@ -231,3 +231,12 @@ def test_spread_to_chars_credits_multibyte_characters(recognizer: TrOCRRecognize
     assert text == "café élan"
     assert len(char_probs) == len(text)
     assert char_probs == sorted(char_probs)  # each character takes the probability of a later-or-same token
+
+
+def test_blank_crops_read_as_no_text_without_generating(recognizer: TrOCRRecognizer, monkeypatch) -> None:
+    sent: list[np.ndarray] = []
+    original = recognizer._recognize_batch
+    monkeypatch.setattr(recognizer, "_recognize_batch", lambda crops: sent.extend(crops) or original(crops))
+    lines = recognizer.recognize([np.full((32, 200), 250, np.uint8), line_crop(120, seed=4)])
+    assert lines[0].text == "" and lines[0].confidence == 0.0
+    assert [crop.shape for crop in sent] == [(32, 120)]

@@ -14,7 +14,7 @@ from handocr.recognition.beam import CtcDecoder
 from handocr.recognition.charset import Charset
 from handocr.recognition.ctc import DecodedLine, greedy_decode
 from handocr.recognition.language import ANY, AUTO, check_language, guess_language
-from handocr.recognition.preprocess import WIDTH_SCALES, normalise_line, pad_batch, trim_rows
+from handocr.recognition.preprocess import WIDTH_SCALES, is_blank, normalise_line, pad_batch, trim_rows
 from handocr.runtime import default_threads, make_session, model_metadata
 from handocr.schema import ModelInfo
 
@@ -143,17 +143,24 @@ class CtcOnnxRecognizer:
                 results[i] = output[k, :frames]
         return [r for r in results if r is not None]
 
+    def has_writing(self, crop: np.ndarray) -> bool:
+        """Whether the part of a crop the network reads (``crop_trim``) is not blank (see
+        :func:`~handocr.recognition.preprocess.is_blank`); a blank crop reads as no text."""
+        return not is_blank(trim_rows(crop, self.crop_trim))
+
     def recognize(self, crops: list[np.ndarray], language: str = AUTO) -> list[RecognizedLine]:
         """Recognise grayscale uint8 crops ``(h, w)``, the lines of one page, in ``language`` (see
-        :meth:`page_decoder`); character spans are in crop pixels."""
-        page_log_probs = self.log_probs(crops)  # none for no crops
+        :meth:`page_decoder`); character spans are in crop pixels. A crop without ink
+        (not :meth:`has_writing`) reads as empty text at confidence 0, without the network."""
+        inked = [i for i, crop in enumerate(crops) if self.has_writing(crop)]
+        page_log_probs = self.log_probs([crops[i] for i in inked])  # none for no crops
         code = self.page_language(page_log_probs, language)  # checks the language, crops or not
         decoded = self._decode_lines(self._decoder_of(code), page_log_probs)
-        out = []
-        for crop, scores, text in zip(crops, page_log_probs, decoded, strict=True):
-            line = self._to_result(text, crop.shape, scores.shape[0])
+        out = [RecognizedLine("", 0.0, uncalibrated_confidence=0.0, language=code) for _ in crops]
+        for i, scores, text in zip(inked, page_log_probs, decoded, strict=True):
+            line = self._to_result(text, crops[i].shape, scores.shape[0])
             line.language = code
-            out.append(line)
+            out[i] = line
         return out
 
     def _decode_lines(self, decoder: CtcDecoder, page_log_probs: list[np.ndarray]) -> list[DecodedLine]:
@@ -165,7 +172,11 @@ class CtcOnnxRecognizer:
     def quick_confidences(self, crops: list[np.ndarray]) -> list[float]:
         """Line confidences from greedy decoding (no beam, no language model): for cheap checks."""
         characters = self.charset.characters
-        return [greedy_decode(scores, characters).confidence for scores in self.log_probs(crops)]
+        inked = [i for i, crop in enumerate(crops) if self.has_writing(crop)]
+        confidences = [0.0] * len(crops)
+        for i, scores in zip(inked, self.log_probs([crops[i] for i in inked]), strict=True):
+            confidences[i] = greedy_decode(scores, characters).confidence
+        return confidences
 
     def _to_result(self, decoded: DecodedLine, crop_shape: tuple[int, ...], frames: int) -> RecognizedLine:
         _crop_h, crop_w = crop_shape[:2]

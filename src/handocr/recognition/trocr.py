@@ -23,6 +23,7 @@ from PIL import Image
 from handocr.errors import ModelNotFound
 from handocr.recognition.base import RecognizedLine
 from handocr.recognition.language import AUTO, check_language
+from handocr.recognition.preprocess import is_blank
 from handocr.schema import ModelInfo
 
 WEIGHT_FILES = (
@@ -197,10 +198,11 @@ class TrOCRRecognizer:
 
     def recognize(self, crops: list[np.ndarray], language: str = AUTO) -> list[RecognizedLine]:
         """Recognise grayscale uint8 crops ``(h, w)``; one result per crop, in order; no character
-        spans. ``language`` may only be ``"auto"`` or ``"any"`` (both read the same)."""
+        spans. ``language`` may only be ``"auto"`` or ``"any"`` (both read the same). A blank crop
+        (:func:`~handocr.recognition.preprocess.is_blank`) reads as empty text at confidence 0."""
         check_language(language, self.languages)
         results: list[RecognizedLine] = [RecognizedLine("", 0.0) for _ in crops]
-        usable = [i for i, crop in enumerate(crops) if crop.ndim >= 2 and crop.shape[0] > 0 and crop.shape[1] > 0]
+        usable = [i for i, crop in enumerate(crops) if crop.ndim >= 2 and not is_blank(crop)]
         # Sorting by width groups lines of similar length, so a batch stops generating at about the same step.
         order = sorted(usable, key=lambda i: crops[i].shape[1] / max(1, crops[i].shape[0]))
         for start in range(0, len(order), self.batch_size):
