@@ -324,6 +324,7 @@ def beam_decode(
     lexicon: Lexicon | None = None,
     oov_penalty: float = 0.0,
     native: bool | None = None,
+    best_path: DecodedLine | None = None,
 ) -> DecodedLine:
     """Beam-search decode one line's ``(T, C)`` log-probabilities (class 0 = blank) into a
     :class:`DecodedLine` (text, per-character confidences and frame spans), like ``greedy_decode``
@@ -331,6 +332,8 @@ def beam_decode(
 
     When the search agrees with the best path, the greedy result is returned: the best path is then
     also the best alignment of the text, so spans and confidences are the same, without the Viterbi.
+    ``best_path``: that greedy result when the caller has it already (``greedy_decode`` of the same
+    ``log_probs`` and ``characters``), so it is not decoded twice.
     """
     labels = prefix_beam_search(
         log_probs,
@@ -344,7 +347,7 @@ def beam_decode(
         oov_penalty=oov_penalty,
         native=native,
     )
-    greedy = greedy_decode(log_probs, characters)
+    greedy = best_path if best_path is not None else greedy_decode(log_probs, characters)
     if greedy.text == "".join(characters[c - 1] for c in labels):
         return greedy
     return aligned_line(log_probs, labels, characters, native)
@@ -382,10 +385,11 @@ class CtcDecoder:
             raise ValueError(f"decoder must be one of {DECODERS}, not {self.method!r}")
         self._index = {c: i + 1 for i, c in enumerate(self.characters)}
 
-    def __call__(self, log_probs: np.ndarray) -> DecodedLine:
-        """Decode one line (``log_probs`` at temperature 1, class 0 = blank)."""
+    def __call__(self, log_probs: np.ndarray, best_path: DecodedLine | None = None) -> DecodedLine:
+        """Decode one line (``log_probs`` at temperature 1, class 0 = blank); ``best_path``: its
+        ``greedy_decode`` when the caller has it already (see :func:`beam_decode`)."""
         if self.method == "greedy":
-            decoded = greedy_decode(log_probs, self.characters)
+            decoded = best_path if best_path is not None else greedy_decode(log_probs, self.characters)
         else:
             decoded = beam_decode(
                 log_probs,
@@ -398,6 +402,7 @@ class CtcDecoder:
                 lexicon=self.lexicon,
                 oov_penalty=self.oov_penalty,
                 native=self.native,
+                best_path=best_path,
             )
         if self.temperature != 1.0 and decoded.text:
             labels = [self._index[c] for c in decoded.text]

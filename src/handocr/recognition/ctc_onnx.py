@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -104,14 +104,18 @@ class CtcOnnxRecognizer:
         """The language whose decoder reads one page's lines (their log-probabilities): the named
         one, ``None`` (the general decoder) for ``"any"``, and for ``"auto"`` the guessed one
         (``None`` when the guess is unclear or the recognizer has no language decoders)."""
+        characters = self.charset.characters
+        return self._language_of((greedy_decode(lp, characters).text for lp in page_log_probs), language)
+
+    def _language_of(self, best_path_texts: Iterable[str], language: str) -> str | None:
+        """:meth:`page_language` from the page's greedy texts (a generator is read only to guess)."""
         check_language(language, self.languages)
         if language == ANY or not self.language_decoders:
             return None
         if language != AUTO:
             return language
         lexicons = {code: d.lexicon for code, d in self.language_decoders.items() if d.lexicon is not None}
-        characters = self.charset.characters
-        return guess_language((greedy_decode(lp, characters).text for lp in page_log_probs), lexicons)
+        return guess_language(best_path_texts, lexicons)
 
     def page_decoder(self, page_log_probs: list[np.ndarray], language: str = AUTO) -> CtcDecoder:
         """The decoder for one page's lines: that of :meth:`page_language`, or the general one."""
@@ -154,8 +158,10 @@ class CtcOnnxRecognizer:
         (not :meth:`has_writing`) reads as empty text at confidence 0, without the network."""
         inked = [i for i, crop in enumerate(crops) if self.has_writing(crop)]
         page_log_probs = self.log_probs([crops[i] for i in inked])  # none for no crops
-        code = self.page_language(page_log_probs, language)  # checks the language, crops or not
-        decoded = self._decode_lines(self._decoder_of(code), page_log_probs)
+        characters = self.charset.characters
+        best_paths = [greedy_decode(lp, characters) for lp in page_log_probs]  # once: language guess and decoder
+        code = self._language_of((path.text for path in best_paths), language)  # checks it, crops or not
+        decoded = self._decode_lines(self._decoder_of(code), page_log_probs, best_paths)
         out = [RecognizedLine("", 0.0, uncalibrated_confidence=0.0, language=code) for _ in crops]
         for i, scores, text in zip(inked, page_log_probs, decoded, strict=True):
             line = self._to_result(text, crops[i].shape, scores.shape[0])
@@ -163,11 +169,15 @@ class CtcOnnxRecognizer:
             out[i] = line
         return out
 
-    def _decode_lines(self, decoder: CtcDecoder, page_log_probs: list[np.ndarray]) -> list[DecodedLine]:
-        """Each line decoded, in order: on the decoding threads when there are several of both."""
+    def _decode_lines(
+        self, decoder: CtcDecoder, page_log_probs: list[np.ndarray], best_paths: list[DecodedLine] | None = None
+    ) -> list[DecodedLine]:
+        """Each line decoded, in order: on the decoding threads when there are several of both.
+        ``best_paths``: the lines' greedy readings, when the caller has them (see :class:`CtcDecoder`)."""
+        paths = best_paths if best_paths is not None else [None] * len(page_log_probs)
         if self.threads < 2 or len(page_log_probs) < 2:
-            return [decoder(scores) for scores in page_log_probs]
-        return list(self._decoding.map(decoder, page_log_probs))
+            return [decoder(scores, path) for scores, path in zip(page_log_probs, paths, strict=True)]
+        return list(self._decoding.map(decoder, page_log_probs, paths))
 
     def quick_confidences(self, crops: list[np.ndarray]) -> list[float]:
         """Line confidences from greedy decoding (no beam, no language model): for cheap checks."""
