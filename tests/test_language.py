@@ -225,6 +225,15 @@ def test_decoder_files_come_from_the_model_folder_first_then_the_shared_language
     assert load_recognizer(folder, threads=1).language_decoders["fr"].lexicon is not None
 
 
+def test_a_model_folder_given_as_a_relative_path_finds_its_own_decoder_files(tmp_path, monkeypatch):
+    from handocr.models import load_recognizer
+
+    folder = _model_with_languages(tmp_path / "runs", {"fr": {"lm": "char-lm-fr.npz"}})
+    monkeypatch.chdir(tmp_path)
+    recognizer = load_recognizer(folder.relative_to(tmp_path), threads=1)  # its own char-lm.npz, by a relative path
+    assert recognizer.decoder.lm is not None and recognizer.language_decoders["fr"].lm is not None
+
+
 def test_a_languages_folder_in_handocr_models_comes_before_the_shipped_one(tmp_path, monkeypatch):
     from handocr.models import decoder_settings, find_model
 

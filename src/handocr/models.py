@@ -74,11 +74,12 @@ def find_model(name_or_path: str | Path) -> ModelSpec:
 def decoder_file(folder: Path, name: str) -> Path:
     """The decoder file ``name`` (a character LM or lexicon) of the recognizer in ``folder``: in
     ``folder`` itself, else in the :data:`LANGUAGE_FOLDER` of :func:`model_roots`, the first that
-    holds it; ``ModelNotFound`` names the folders searched when none does."""
+    holds it, as an absolute path (a relative one would be read against the model folder again);
+    ``ModelNotFound`` names the folders searched when none does."""
     candidates = [Path(folder)] + [root / LANGUAGE_FOLDER for root in model_roots()]
     for candidate in candidates:
         if (candidate / name).is_file():
-            return candidate / name
+            return (candidate / name).absolute()
     raise ModelNotFound(f"{folder}: decoder file {name!r} not found (searched {', '.join(map(str, candidates))})")
 
 
