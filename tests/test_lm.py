@@ -192,3 +192,45 @@ def test_tables_give_each_used_context_its_ngrams(lm):
             assert grams.size > 0 and np.all(grams // lm.base == context)
             assert _find(used_index[k], used[k], int(context)) == u
         assert all(_find(context_index[k], tables[7][k], int(c)) == j for j, c in enumerate(tables[7][k]))
+
+
+def _lm_holdout_script():
+    import importlib.util
+    import sys
+
+    script = Path(__file__).resolve().parent.parent / "scripts" / "lm_holdout.py"
+    spec = importlib.util.spec_from_file_location("lm_holdout", script)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # its dataclass looks its module up there
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_lm_holdout_configurations_parse_and_refuse_nonsense():
+    import argparse
+
+    script = _lm_holdout_script()
+    config = script.LmConfig.parse("4/1,1,2,2/cased")
+    assert (config.order, config.min_counts, config.cased) == (4, (1, 1, 2, 2), True)
+    assert script.LmConfig.parse("3/2/lower").min_counts == (2, 2, 2) and str(config) == "4/1,1,2,2/cased"
+    for bad in ("3/1,1/lower", "3/1/upper", "x/1/lower", "3/1"):
+        with pytest.raises(argparse.ArgumentTypeError):
+            script.LmConfig.parse(bad)
+
+
+def test_lm_holdout_script_scores_each_configuration_on_the_held_out_pages(tmp_path, capsys):
+    from conftest import write_generated_pages
+
+    pages = write_generated_pages(tmp_path / "pages", 4, seed=8, long_side=700)
+    script = _lm_holdout_script()
+    args = ["--recognizer", "line-recognizer-fast", "--data", str(pages), "--set", "pages", "--seed", "0"]
+    assert (
+        script.main([*args, "--holdout", "0.5", "--config", "3/1/lower", "--config", "3/1/cased", "--threads", "1"])
+        == 0
+    )
+    out = capsys.readouterr().out.splitlines()
+    assert out[0].startswith("pages: LMs from ") and "held-out lines of 2 pages" in out[0]
+    assert [line.split(" α ")[0] for line in out[1:]] == ["3/1,1,1/lower", "3/1,1,1/cased"]
+    assert all(" line CER " in line and line.endswith("%") for line in out[1:])
+    with pytest.raises(SystemExit):
+        script.main([*args[:4], "--set", "other", "--seed", "0"])
