@@ -1,7 +1,7 @@
 """Compare CTC decoders (greedy, beam, beam + character LM) on a dataset split: CER, WER, time per line.
 
     python scripts/decode_eval.py --data /work/shared/data/real/copiste --split val \
-        --recognizer models/line-recognizer --lm models/languages/char-lm.npz --limit-pages 5
+        --recognizer models/line-recognizer --lm models/languages/char-lm-cased.npz --limit-pages 5
 
 The recognizer runs once per line (ground-truth boxes, as ``handocr eval`` does); every decoder then
 reads the same log-probabilities. With ``--lexicon``, each beam + LM setting is also tried with each

@@ -33,7 +33,7 @@ def _require_native() -> None:
 
 @pytest.fixture(scope="module")
 def shipped_lm() -> CharNgramLM:
-    return CharNgramLM.load(MODELS / "char-lm-fr.npz")
+    return CharNgramLM.load(MODELS / "char-lm-fr-cased.npz")
 
 
 @pytest.fixture(scope="module")

@@ -193,7 +193,7 @@ def test_a_width_scale_trains_exports_and_installs_narrow_reading(two_page_set, 
     assert _train_cli([*export, "--name", "narrow-2", "--version", "0"]) == 0
     assert json.loads((out / "model.json").read_text())["width_scale"] == 0.7
     chosen = {"crop_trim": 0.13, "lexicon": "lexicon.txt.gz", "oov_penalty": -3.0, "openvino": {"precision": "bf16"}}
-    chosen |= {"languages": {"fr": {"lm": "char-lm-fr.npz"}}, "lm_weight": 0.7, "char_calibration": {"x": [0, 1]}}
+    chosen |= {"languages": {"fr": {"lm": "char-lm-fr-cased.npz"}}, "lm_weight": 0.7, "char_calibration": {"x": [0, 1]}}
     settings = json.loads((out / "model.json").read_text())
     (out / "model.json").write_text(json.dumps({**settings, **chosen, "width_scale": 0.5}))
     assert _train_cli([*export, "--name", "narrow-2", "--version", "1"]) == 0  # exported again into the folder

@@ -86,9 +86,9 @@ def test_recognize_reads_a_page_in_the_language_asked(shipped):
 def _model_with_languages(tmp_path: Path, languages: object) -> Path:
     folder = tmp_path / "model"
     shutil.copytree(REPO / "models" / "line-recognizer-crnn", folder)
-    shutil.copy(REPO / "models" / "languages" / "char-lm-6gram.npz", folder / "char-lm.npz")  # an LM of its own
+    shutil.copy(REPO / "models" / "languages" / "char-lm-6gram.npz", folder / "char-lm-cased.npz")  # its own LM
     settings = json.loads((folder / "model.json").read_text())
-    settings.update({"decoder": "beam", "lm": "char-lm.npz", "lm_weight": 0.5, "languages": languages})
+    settings.update({"decoder": "beam", "lm": "char-lm-cased.npz", "lm_weight": 0.5, "languages": languages})
     (folder / "model.json").write_text(json.dumps(settings))
     return folder
 
@@ -214,12 +214,12 @@ def test_the_service_reads_each_request_in_the_language_it_asks_for():
 def test_decoder_files_come_from_the_model_folder_first_then_the_shared_languages_folder(tmp_path):
     from handocr.models import decoder_settings, find_model, load_recognizer
 
-    languages = {"fr": {"lm": "char-lm-fr.npz", "lexicon": "lexicon-fr.txt.gz"}}
-    folder = _model_with_languages(tmp_path, languages)  # holds its own char-lm.npz, not the French files
+    languages = {"fr": {"lm": "char-lm-fr-cased.npz", "lexicon": "lexicon-fr.txt.gz"}}
+    folder = _model_with_languages(tmp_path, languages)  # holds its own char-lm-cased.npz, not the French files
     settings = decoder_settings(find_model(folder))
-    assert settings["lm"] == str(folder / "char-lm.npz")  # its own, though languages/ has one too
+    assert settings["lm"] == str(folder / "char-lm-cased.npz")  # its own, though languages/ has one too
     shared = REPO / "models" / "languages"
-    french = {"lm": str(shared / "char-lm-fr.npz"), "lexicon": str(shared / "lexicon-fr.txt.gz")}
+    french = {"lm": str(shared / "char-lm-fr-cased.npz"), "lexicon": str(shared / "lexicon-fr.txt.gz")}
     assert settings["languages"]["fr"] == french
     assert json.loads((folder / "model.json").read_text())["languages"] == languages  # model.json keeps the names
     assert load_recognizer(folder, threads=1).language_decoders["fr"].lexicon is not None
@@ -228,9 +228,9 @@ def test_decoder_files_come_from_the_model_folder_first_then_the_shared_language
 def test_a_model_folder_given_as_a_relative_path_finds_its_own_decoder_files(tmp_path, monkeypatch):
     from handocr.models import load_recognizer
 
-    folder = _model_with_languages(tmp_path / "runs", {"fr": {"lm": "char-lm-fr.npz"}})
+    folder = _model_with_languages(tmp_path / "runs", {"fr": {"lm": "char-lm-fr-cased.npz"}})
     monkeypatch.chdir(tmp_path)
-    recognizer = load_recognizer(folder.relative_to(tmp_path), threads=1)  # its own char-lm.npz, by a relative path
+    recognizer = load_recognizer(folder.relative_to(tmp_path), threads=1)  # its own LM, by a relative path
     assert recognizer.decoder.lm is not None and recognizer.language_decoders["fr"].lm is not None
 
 
