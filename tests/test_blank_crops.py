@@ -50,8 +50,9 @@ def test_the_floor_is_the_contrast_between_the_ink_percentiles() -> None:
     assert is_blank(crop)
 
 
-def test_other_dtypes_are_left_for_normalise_line_to_refuse() -> None:
+def test_other_dtypes_are_left_for_normalise_line_to_refuse_unless_empty() -> None:
     assert not is_blank(np.zeros((10, 10), np.float32))
+    assert is_blank(np.zeros((0, 10), np.float32))
 
 
 @pytest.fixture(scope="module")

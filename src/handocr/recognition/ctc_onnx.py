@@ -152,18 +152,22 @@ class CtcOnnxRecognizer:
         :func:`~handocr.recognition.preprocess.is_blank`); a blank crop reads as no text."""
         return not is_blank(trim_rows(crop, self.crop_trim))
 
+    def _written_log_probs(self, crops: list[np.ndarray]) -> tuple[list[int], list[np.ndarray]]:
+        """The indices of the crops that hold writing (:meth:`has_writing`) and their log-probabilities."""
+        written = [i for i, crop in enumerate(crops) if self.has_writing(crop)]
+        return written, self.log_probs([crops[i] for i in written])
+
     def recognize(self, crops: list[np.ndarray], language: str = AUTO) -> list[RecognizedLine]:
         """Recognise grayscale uint8 crops ``(h, w)``, the lines of one page, in ``language`` (see
         :meth:`page_decoder`); character spans are in crop pixels. A crop without ink
         (not :meth:`has_writing`) reads as empty text at confidence 0, without the network."""
-        inked = [i for i, crop in enumerate(crops) if self.has_writing(crop)]
-        page_log_probs = self.log_probs([crops[i] for i in inked])  # none for no crops
+        written, page_log_probs = self._written_log_probs(crops)  # none for no crops
         characters = self.charset.characters
         best_paths = [greedy_decode(lp, characters) for lp in page_log_probs]  # once: language guess and decoder
         code = self._language_of((path.text for path in best_paths), language)  # checks it, crops or not
         decoded = self._decode_lines(self._decoder_of(code), page_log_probs, best_paths)
         out = [RecognizedLine("", 0.0, uncalibrated_confidence=0.0, language=code) for _ in crops]
-        for i, scores, text in zip(inked, page_log_probs, decoded, strict=True):
+        for i, scores, text in zip(written, page_log_probs, decoded, strict=True):
             line = self._to_result(text, crops[i].shape, scores.shape[0])
             line.language = code
             out[i] = line
@@ -182,9 +186,8 @@ class CtcOnnxRecognizer:
     def quick_confidences(self, crops: list[np.ndarray]) -> list[float]:
         """Line confidences from greedy decoding (no beam, no language model): for cheap checks."""
         characters = self.charset.characters
-        inked = [i for i, crop in enumerate(crops) if self.has_writing(crop)]
         confidences = [0.0] * len(crops)
-        for i, scores in zip(inked, self.log_probs([crops[i] for i in inked]), strict=True):
+        for i, scores in zip(*self._written_log_probs(crops), strict=True):
             confidences[i] = greedy_decode(scores, characters).confidence
         return confidences
 

@@ -39,11 +39,11 @@ def is_blank(gray: np.ndarray, min_contrast: float = MIN_INK_CONTRAST) -> bool:
 
     :func:`normalise_line` stretches any contrast to the full range, so a blank crop's paper grain
     would reach the network as strokes, and the language model would make words of them. A crop of
-    another dtype is not called blank: :func:`normalise_line` refuses it.
+    another dtype is not called blank unless empty: :func:`normalise_line` refuses it.
     """
-    if gray.dtype != np.uint8:
-        return False
-    return gray.size == 0 or ink_contrast(gray) < min_contrast
+    if gray.size == 0:
+        return True
+    return gray.dtype == np.uint8 and ink_contrast(gray) < min_contrast
 
 
 def trim_rows(gray: np.ndarray, fraction: float) -> np.ndarray:
