@@ -14,6 +14,7 @@ import pytest
 from handocr import runtime
 from handocr.cli import main
 from handocr.errors import RuntimeUnavailable
+from handocr.evaluation.text_metrics import cer
 from handocr.models import find_model, load_recognizer
 from handocr.runtime import describe_session, make_session, model_metadata, runtime_choice
 
@@ -113,7 +114,9 @@ def test_threads_share_one_openvino_session():
 @needs_openvino
 def test_bfloat16_reads_the_page_as_float32_does(tmp_path, monkeypatch):
     """The precision a model.json names is the one it runs at (float32 where the CPU has no
-    bfloat16 units); on this page the text comes out the same."""
+    bfloat16 units); on this page the text comes out nearly the same, and no further from the
+    transcription. (With recognizer 0.7.1's case-sensitive LMs 4 of its 20 lines differ by a
+    character or two, one of them read right only in bfloat16: lines are too coarse a measure.)"""
     from handocr.pipeline import Reader
 
     monkeypatch.setenv("HANDOCR_MODELS", str(tmp_path))
@@ -131,8 +134,10 @@ def test_bfloat16_reads_the_page_as_float32_does(tmp_path, monkeypatch):
     data = EXAMPLE.read_bytes()
     expected = [line.text for line in reference.read(data).pages[0].lines]
     read = [line.text for line in Reader(reference.detector, measured).read(data).pages[0].lines]
-    assert len(expected) > 10
-    assert sum(a == b for a, b in zip(read, expected, strict=True)) >= 0.9 * len(expected)
+    assert len(expected) > 10 and len(read) == len(expected)
+    assert cer(["\n".join(expected)], ["\n".join(read)]) < 0.01
+    truth = [EXAMPLE.with_suffix(".gt.txt").read_text().strip()]
+    assert cer(truth, ["\n".join(read)]) <= cer(truth, ["\n".join(expected)]) + 0.005
 
 
 @needs_openvino

@@ -77,7 +77,8 @@ def test_the_shipped_recognizer_reads_thinned_line_boxes_better_when_grown(tmp_p
             if k % 2:
                 rate.add(line.text, read.text)
         errors[least] = rate.value
-    assert errors[0.0] > 0.08 and errors[MIN_LINE_HEIGHT] < 0.75 * errors[0.0], errors
+    # recognizer 0.7.1 (case-sensitive LMs): 0.070 thinned, 0.032 grown; 0.7.0 read the thinned ones above 0.08
+    assert errors[0.0] > 0.05 and errors[MIN_LINE_HEIGHT] < 0.75 * errors[0.0], errors
 
 
 def test_training_crops_of_thin_boxes_are_grown_like_the_readers(tmp_path):
