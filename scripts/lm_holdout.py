@@ -9,17 +9,19 @@ learnt from them (give the run's own ``--seed``: the model cards say it). This s
 same pages, builds each LM configuration from the other `train` pages of ``--set`` (as
 ``python -m handocr.recognition.lm --data`` builds the shipped ones from all of them), and decodes
 the held-out pages' ground-truth lines of ``--set`` (cut as ``handocr eval`` cuts them) with the
-recognizer's decoder for ``--language`` (its beam, insertion bonus, lexicon and penalty), the LM
-and its weight swapped. A configuration is ``ORDER/MIN_COUNTS/CASE``: ``MIN_COUNTS`` one count for
-every order or one per order, comma-separated; ``CASE`` ``lower`` (the text lowercased, as by
-default) or ``cased``. Prints line CER and WER for each configuration and weight. `val` stays out
-of the choice; confirm it there.
+recognizer's decoder for ``--language`` (its beam, lexicon and penalty), the LM, its weight
+(``--lm-weight``) and the insertion bonus (``--insertion-bonus``) swapped. A configuration is
+``ORDER/MIN_COUNTS/CASE``: ``MIN_COUNTS`` one count for every order or one per order,
+comma-separated; ``CASE`` ``lower`` (the text lowercased, as by default) or ``cased``. Prints line
+CER and WER for each configuration, weight and bonus. `val` stays out of the choice; confirm it
+there.
 """
 
 from __future__ import annotations
 
 import argparse
 from dataclasses import dataclass, replace
+from itertools import product
 from pathlib import Path
 
 from handocr.datasets.collection import load_pages, recognition_lines
@@ -71,6 +73,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--language", help="the recognizer's decoder to use (default: its general one)")
     parser.add_argument("--config", type=LmConfig.parse, action="append", help="ORDER/MIN_COUNTS/CASE (repeatable)")
     parser.add_argument("--lm-weight", type=float, nargs="+", help="default: the decoder's own")
+    parser.add_argument("--insertion-bonus", type=float, nargs="+", help="default: the decoder's own")
     parser.add_argument("--holdout", type=float, default=RecognizerTrainConfig.holdout_fraction)
     parser.add_argument(
         "--seed", type=int, required=True, help="the training run's --seed (the lite's and the default's: 2)"
@@ -96,14 +99,16 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{args.set}: LMs from {len(texts)} lines; scored on {len(scored)} held-out lines of {pages} pages")
     for config in configs:
         lm = build_char_lm([], texts, order=config.order, lowercase=not config.cased, min_counts=config.min_counts)
-        for weight in args.lm_weight or [decoder.lm_weight]:
-            decode = replace(decoder, method="beam", lm=lm, lm_weight=weight)
+        for weight, bonus in product(
+            args.lm_weight or [decoder.lm_weight], args.insertion_bonus or [decoder.insertion_bonus]
+        ):
+            decode = replace(decoder, method="beam", lm=lm, lm_weight=weight, insertion_bonus=bonus)
             cer, wer = ErrorRate(), ErrorRate()
             for index, target, log_probs in scored:
                 text = decode(log_probs).text
                 cer.add(target, text, index)
                 wer.add(target.split(), text.split(), index)
-            print(f"{config} α {weight:g}: line CER {100 * cer.value:.2f}%, WER {100 * wer.value:.2f}%")
+            print(f"{config} α {weight:g} β {bonus:g}: line CER {100 * cer.value:.2f}%, WER {100 * wer.value:.2f}%")
     return 0
 
 
