@@ -37,6 +37,7 @@ from bench.common import (
 from handocr.evaluation.detection_metrics import DetectionScorer
 from handocr.evaluation.runner import MAP_MIN_SCORE
 from handocr.models import DEFAULT_DETECTOR, load_detector
+from handocr.runtime import describe_session
 
 
 class HandocrDetector:
@@ -46,7 +47,11 @@ class HandocrDetector:
         self.name = name
         self.detector = load_detector(model, threads=threads)
         self.operating_threshold = float(self.detector.conf_threshold)
-        self.config = {**self.detector.info.model_dump(), "score_threshold": self.operating_threshold}
+        self.config = {
+            **self.detector.info.model_dump(),
+            "score_threshold": self.operating_threshold,
+            "runtime": describe_session(self.detector.session),
+        }
 
     def detect(self, rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Boxes ``(n, 4)`` and scores for one RGB page."""

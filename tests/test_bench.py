@@ -641,3 +641,14 @@ def test_the_page_language_bench_runs_another_checkouts_modules_beside_these(tmp
     assert [r.text for r in mine[0]] == [r.text for r in theirs[0]] and mine[1] == theirs[1]
     with pytest.raises(SystemExit, match="no "):
         load_baseline(tmp_path)
+
+
+def test_the_handocr_detector_records_the_runtime_it_ran_on() -> None:
+    from bench.detectors import HandocrDetector
+
+    from handocr.runtime import describe_session
+
+    detector = HandocrDetector("line-detector", threads=1)
+    assert detector.config["runtime"] == describe_session(detector.detector.session)
+    assert detector.config["runtime"].startswith(("onnxruntime", "openvino"))
+    assert detector.config["version"] and detector.config["score_threshold"] == detector.operating_threshold
