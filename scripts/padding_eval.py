@@ -22,21 +22,22 @@ from pathlib import Path
 
 from handocr.datasets.detect import open_dataset
 from handocr.evaluation.text_metrics import ErrorRate
-from handocr.models import find_model, load_recognizer
+from handocr.models import load_recognizer
 from handocr.openvino_session import PRECISIONS
 from handocr.pipeline import ReadOptions, ground_truth_line_crops
-from handocr.runtime import describe_session, make_session
+from handocr.runtime import describe_session
 
 DEFAULT_DATA = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "real"
 
 
 def load(args: argparse.Namespace):
-    """The recognizer, with its session rebuilt for ``--precision`` and its padding and batch size set."""
-    recognizer = load_recognizer(args.recognizer, threads=args.threads, runtime=args.runtime)
+    """The recognizer, on OpenVINO at ``--precision`` when one is given, with its padding and batch size set."""
     if args.precision:
-        spec = find_model(args.recognizer)
-        recognizer.session = make_session(spec.onnx_path, args.threads, "openvino", {"precision": args.precision})
-        recognizer.pad_multiple = math.lcm(recognizer.downsample, recognizer.session.width_multiple)
+        recognizer = load_recognizer(
+            args.recognizer, threads=args.threads, runtime="openvino", openvino={"precision": args.precision}
+        )
+    else:
+        recognizer = load_recognizer(args.recognizer, threads=args.threads, runtime=args.runtime)
     if args.pad_multiple:
         recognizer.pad_multiple = math.lcm(recognizer.downsample, args.pad_multiple)
     if args.batch_size:

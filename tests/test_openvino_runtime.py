@@ -185,3 +185,16 @@ def test_the_service_will_not_start_on_a_runtime_it_cannot_use(monkeypatch):
         check_runtime()
     monkeypatch.setenv("HANDOCR_RUNTIME", "auto")
     check_runtime()  # auto falls back to ONNX Runtime
+
+
+@needs_openvino
+def test_load_recognizer_takes_openvino_settings_in_place_of_the_model_json_ones():
+    import openvino
+
+    bf16 = "BF16" in openvino.Core().get_property("CPU", "OPTIMIZATION_CAPABILITIES")
+    assert find_model("line-recognizer-lite").settings["openvino"] == {"precision": "bf16"}
+    shipped = load_recognizer("line-recognizer-lite", threads=1, runtime="openvino")
+    chosen = load_recognizer("line-recognizer-lite", threads=1, runtime="openvino", openvino={"precision": "f32"})
+    assert describe_session(shipped.session) == f"openvino ({'bf16' if bf16 else 'f32'})"
+    assert describe_session(chosen.session) == "openvino (f32)"
+    assert chosen.pad_multiple == shipped.pad_multiple  # OpenVINO's width multiple, whatever the precision

@@ -144,9 +144,16 @@ def check_recognizer_language(name: str | Path, language: str) -> None:
     check_language(language, recognizer_languages(name))
 
 
-def load_recognizer(name: str | Path = DEFAULT_RECOGNIZER, threads: int | None = None, runtime: str | None = None):
+def load_recognizer(
+    name: str | Path = DEFAULT_RECOGNIZER,
+    threads: int | None = None,
+    runtime: str | None = None,
+    openvino: dict[str, Any] | None = None,
+):
     """Load a line recognizer by name or folder (backend from its ``model.json``); a CTC one runs on
-    ``runtime`` (see :mod:`handocr.runtime`; ``None``: ``HANDOCR_RUNTIME`` or ``auto``)."""
+    ``runtime`` (see :mod:`handocr.runtime`; ``None``: ``HANDOCR_RUNTIME`` or ``auto``), with
+    ``openvino`` (e.g. ``{"precision": "f32"}``) in place of its ``model.json``'s ``openvino`` entry
+    when given."""
     spec = find_model(name)
     backend = spec.settings.get("backend", "ctc-onnx")
     if backend == "ctc-onnx":
@@ -161,7 +168,7 @@ def load_recognizer(name: str | Path = DEFAULT_RECOGNIZER, threads: int | None =
             crop_trim=float(spec.settings.get("crop_trim", 0.0)),
             width_scale=float(spec.settings.get("width_scale", 1.0)),
             runtime=runtime,
-            openvino=spec.settings.get("openvino"),
+            openvino=spec.settings.get("openvino") if openvino is None else openvino,
         )
         characters, settings = recognizer.charset.characters, decoder_settings(spec)
         recognizer.decoder = CtcDecoder.from_settings(settings, spec.folder, characters)
